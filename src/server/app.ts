@@ -1,0 +1,75 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import { featureRoutes } from '../features/index.js';
+import { tokenRoutes } from '../identity/index.js';
+import { installAuth } from './auth.js';
+import { installErrorHandler } from './error-handler.js';
+import { installMetrics } from './metrics.js';
+import type { Platform } from './platform.js';
+
+export const API_PREFIX = '/api/v1';
+
+/**
+ * The HTTP API: each domain's routes under /api/v1, OpenAPI at /openapi.json and docs at /docs,
+ * probes, metrics, auth and one error shape. Does not listen; `cairn up` and the tests do.
+ */
+export async function buildApp(platform: Platform, opts: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  const { config } = platform;
+  const app: FastifyInstance = Fastify({
+    ...(opts.logger === false ? {} : { loggerInstance: platform.logger as FastifyBaseLogger }),
+    bodyLimit: config.bodyLimitBytes,
+    disableRequestLogging: false,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(makeValidatorCompiler());
+
+  installErrorHandler(app);
+  installAuth(app, { enabled: config.auth.enabled, localUser: config.auth.localUser, tokens: platform.tokens });
+  installMetrics(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Cairn API', version: '1', description: 'Features, training sets and the online store; more domains follow.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      platform.database.ping().then(() => (checks.metadata = 'ok'), (e: Error) => (checks.metadata = e.message)),
+      platform.online.ping().then(() => (checks.online = 'ok'), (e: Error) => (checks.online = e.message)),
+    ]);
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get(`${API_PREFIX}/whoami`, { schema: { tags: ['identity'] } }, async (request) => ({
+    user: request.actor.user,
+    role: request.actor.role,
+    authEnabled: config.auth.enabled,
+  }));
+
+  await app.register(featureRoutes(platform.features), { prefix: API_PREFIX });
+  await app.register(tokenRoutes(platform.tokens), { prefix: API_PREFIX });
+  return app;
+}
+
+/**
+ * Every validation problem at once, and no silent coercion or stripping of JSON bodies; query
+ * strings and path parameters are text by nature, so they alone are coerced (limit=10 → 10).
+ */
+function makeValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const strict = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
+  const coercing = new Ajv({ allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === 'querystring' || httpPart === 'params' || httpPart === 'headers' ? coercing : strict;
+    return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  };
+}

@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { CairnConfig } from '../core/config.js';
+import { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../core/logger.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { openDatabase, type Database } from '../storage/db.js';
+import { LocalArtifactStore } from '../storage/local-artifact-store.js';
+import {
+  FeatureDefinitions,
+  Materializer,
+  OfflineEngine,
+  OnlineReads,
+  SqlFeatureStore,
+  TrainingSets,
+  openOnlineStore,
+  type OnlineStore,
+} from '../features/index.js';
+import { SqlTokenStore, TokenService } from '../identity/index.js';
+
+/**
+ * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
+ * `cairn up`, the CLI's local commands and the tests all build it here, so there is one wiring.
+ */
+export interface Platform {
+  config: CairnConfig;
+  clock: Clock;
+  logger: Logger;
+  bus: EventBus;
+  database: Database;
+  artifacts: ArtifactStore;
+  engine: OfflineEngine;
+  online: OnlineStore;
+  tokens: TokenService;
+  features: {
+    definitions: FeatureDefinitions;
+    trainingSets: TrainingSets;
+    materializer: Materializer;
+    online: OnlineReads;
+  };
+  /** Waits for background work, then closes every store. */
+  close(): Promise<void>;
+}
+
+export async function openPlatform(config: CairnConfig, logger: Logger, clock: Clock = systemClock): Promise<Platform> {
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    const database = await openDatabase(config.database);
+    opened.push(database);
+    const artifacts = await LocalArtifactStore.open(path.join(config.home, 'artifacts'));
+    const engine = await OfflineEngine.open();
+    opened.push(engine);
+    const online = await openOnlineStore({ redisUrl: config.redisUrl, sqlitePath: path.join(config.home, 'online.db') });
+    opened.push(online);
+
+    const bus = new EventBus((err, event) => logger.error({ err, event: event.type }, 'event handler failed'));
+    const store = new SqlFeatureStore(database.db);
+    const definitions = new FeatureDefinitions(store, engine, bus, clock);
+    const trainingSets = new TrainingSets(store, definitions, engine, artifacts, bus, path.join(config.home, 'tmp'), clock);
+    const materializer = new Materializer(store, definitions, engine, online, bus, logger, clock);
+    const interrupted = await materializer.recoverInterrupted();
+    if (interrupted > 0) logger.warn({ interrupted }, 'marked interrupted materializations as failed; resume them');
+
+    return {
+      config,
+      clock,
+      logger,
+      bus,
+      database,
+      artifacts,
+      engine,
+      online,
+      tokens: new TokenService(new SqlTokenStore(database.db), clock),
+      features: { definitions, trainingSets, materializer, online: new OnlineReads(definitions, online) },
+      close: async () => {
+        await materializer.drain();
+        for (const c of opened.reverse()) await c.close();
+      },
+    };
+  } catch (err) {
+    for (const c of opened.reverse()) await c.close().catch(() => {});
+    throw err;
+  }
+}

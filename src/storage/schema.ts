@@ -1,0 +1,142 @@
+/**
+ * Row types of the metadata store, shared by both dialects. Times are ISO-8601 UTC text and
+ * structured values are JSON text, so one query path serves SQLite and PostgreSQL alike.
+ */
+import type { Generated } from 'kysely';
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  user_name: string;
+  role: string;
+  token_hash: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface EntityTable {
+  name: string;
+  join_keys: string;
+  description: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface DataSourceTable {
+  name: string;
+  path: string;
+  format: string;
+  timestamp_column: string;
+  description: string;
+  columns: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface FeatureTable {
+  name: string;
+  latest_version: number;
+  created_at: string;
+  created_by: string;
+}
+
+export interface FeatureVersionTable {
+  name: string;
+  version: number;
+  entity: string;
+  source: string;
+  value_type: string;
+  expression: string;
+  agg_window: string | null;
+  key_columns: string;
+  description: string;
+  tags: string;
+  changes: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface FeatureSetTable {
+  name: string;
+  latest_version: number;
+  created_at: string;
+  created_by: string;
+}
+
+export interface FeatureSetVersionTable {
+  name: string;
+  version: number;
+  description: string;
+  features: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface DatasetTable {
+  name: string;
+  latest_version: number;
+  created_at: string;
+  created_by: string;
+}
+
+export interface DatasetVersionTable {
+  name: string;
+  version: number;
+  content_hash: string;
+  row_count: number;
+  schema: string;
+  features: string;
+  entity_table: string;
+  ttl_seconds: number | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface MaterializationTable {
+  id: string;
+  entity: string;
+  features: string;
+  window_start: string | null;
+  window_end: string;
+  incremental: number;
+  status: string;
+  total_keys: number | null;
+  done_keys: number;
+  values_written: number;
+  error: string | null;
+  created_at: string;
+  created_by: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface OnlineWatermarkTable {
+  feature_ref: string;
+  materialized_until: string;
+  updated_at: string;
+}
+
+export interface EventTable {
+  seq: Generated<number>;
+  type: string;
+  at: string;
+  actor: string;
+  payload: string;
+}
+
+export interface Schema {
+  api_tokens: ApiTokenTable;
+  entities: EntityTable;
+  data_sources: DataSourceTable;
+  features: FeatureTable;
+  feature_versions: FeatureVersionTable;
+  feature_sets: FeatureSetTable;
+  feature_set_versions: FeatureSetVersionTable;
+  datasets: DatasetTable;
+  dataset_versions: DatasetVersionTable;
+  materializations: MaterializationTable;
+  online_watermarks: OnlineWatermarkTable;
+  events: EventTable;
+}
