@@ -8,5 +8,6 @@ export default defineConfig({
     // DuckDB and SQLite are native and CPU-bound; two workers match the two cores we have.
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

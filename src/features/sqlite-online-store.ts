@@ -42,12 +42,8 @@ const DELETE_REFS = `DELETE FROM online_values WHERE entity = ? AND ref IN (SELE
  */
 const MAX_IN_LIST = 256;
 
-interface StoredRow {
-  entity_key: string;
-  ref: string;
-  value_json: string;
-  event_time: string;
-}
+/** A read row as an array (better-sqlite3's raw mode skips building one object per row). */
+type StoredRow = [entityKey: string, ref: string, valueJson: string, eventTime: string];
 
 export class SqliteOnlineStore implements OnlineStore {
   readonly kind = 'sqlite' as const;
@@ -114,10 +110,10 @@ export class SqliteOnlineStore implements OnlineStore {
           const paddedKeys = padToPowerOfTwo(keyChunk);
           const paddedRefs = padToPowerOfTwo(refChunk);
           const rows = this.readStatement(paddedKeys.length, paddedRefs.length).all(entity, ...paddedKeys, ...paddedRefs);
-          for (const row of rows) {
-            let values = found.get(row.entity_key);
-            if (!values) found.set(row.entity_key, (values = new Map()));
-            values.set(row.ref, { value: JSON.parse(row.value_json) as FeatureValue, eventTime: row.event_time });
+          for (const [entityKey, ref, valueJson, eventTime] of rows) {
+            let values = found.get(entityKey);
+            if (!values) found.set(entityKey, (values = new Map()));
+            values.set(ref, { value: JSON.parse(valueJson) as FeatureValue, eventTime });
           }
         }
       }
@@ -155,10 +151,12 @@ export class SqliteOnlineStore implements OnlineStore {
     const shape = `${keyCount}x${refCount}`;
     let statement = this.readStatements.get(shape);
     if (!statement) {
-      statement = this.db.prepare<unknown[], StoredRow>(
-        `SELECT entity_key, ref, value_json, event_time FROM online_values
-         WHERE entity = ? AND entity_key IN (${placeholders(keyCount)}) AND ref IN (${placeholders(refCount)})`,
-      );
+      statement = this.db
+        .prepare<unknown[], StoredRow>(
+          `SELECT entity_key, ref, value_json, event_time FROM online_values
+           WHERE entity = ? AND entity_key IN (${placeholders(keyCount)}) AND ref IN (${placeholders(refCount)})`,
+        )
+        .raw(true);
       this.readStatements.set(shape, statement);
     }
     return statement;

@@ -20,11 +20,12 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   const app: FastifyInstance = Fastify({
     ...(opts.logger === false ? {} : { loggerInstance: platform.logger as FastifyBaseLogger }),
     bodyLimit: config.bodyLimitBytes,
-    disableRequestLogging: false,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   });
   app.setValidatorCompiler(makeValidatorCompiler());
+  // The API speaks JSON only; anything else is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
 
   installErrorHandler(app);
   installAuth(app, { enabled: config.auth.enabled, localUser: config.auth.localUser, tokens: platform.tokens });
@@ -66,8 +67,8 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
  * strings and path parameters are text by nature, so they alone are coerced (limit=10 → 10).
  */
 function makeValidatorCompiler(): FastifySchemaCompiler<unknown> {
-  const strict = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
-  const coercing = new Ajv({ allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  const strict = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
+  const coercing = new Ajv({ allErrors: true, verbose: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'querystring' || httpPart === 'params' || httpPart === 'headers' ? coercing : strict;
     return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;

@@ -16,23 +16,61 @@ export function jsonPointerToPath(pointer: string, prefix = ''): string {
   return out;
 }
 
-/** Turns ajv's errors into Cairn field errors: one per problem, with a path and a plain reason. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Turns ajv's errors into Cairn field errors: one per field, with a path and a plain reason.
+ * A value that fails a union (anyOf) yields one error naming every accepted type, not one per branch.
+ */
 export function ajvToFieldErrors(errors: AjvError[], context: string): FieldError[] {
   const where = context === 'body' ? '' : context;
-  return errors.map((e) => {
+  const byPath = new Map<string, { types: string[]; reasons: string[]; data: unknown; hasData: boolean }>();
+  for (const e of errors) {
     let p = jsonPointerToPath(e.instancePath ?? '', where);
-    let reason = e.message ?? 'invalid';
+    let reason: string | null = e.message ?? 'invalid';
     if (e.keyword === 'required' && typeof e.params?.missingProperty === 'string') {
       p = p ? `${p}.${e.params.missingProperty}` : e.params.missingProperty;
       reason = 'required';
     } else if (e.keyword === 'additionalProperties' && typeof e.params?.additionalProperty === 'string') {
       p = p ? `${p}.${e.params.additionalProperty}` : e.params.additionalProperty;
       reason = 'unknown field';
-    } else if (e.keyword === 'enum' && Array.isArray(e.params?.allowedValues)) {
-      reason = `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    } else if (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
+      reason = null; // the branches' own errors say what was expected
     }
-    return { path: p || context, reason };
-  });
+    p ||= context;
+    let entry = byPath.get(p);
+    if (!entry) byPath.set(p, (entry = { types: [], reasons: [], data: undefined, hasData: false }));
+    if (e.keyword === 'type' && typeof e.params?.type === 'string') {
+      entry.types.push(e.params.type);
+      if ('data' in e) {
+        entry.data = (e as { data?: unknown }).data;
+        entry.hasData = true;
+      }
+    } else if (e.keyword === 'const' && e.params && 'allowedValue' in e.params) {
+      entry.types.push(JSON.stringify(e.params.allowedValue));
+    } else if (e.keyword === 'enum' && Array.isArray(e.params?.allowedValues)) {
+      entry.types.push(...(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)));
+    } else if (reason !== null && !entry.reasons.includes(reason)) {
+      entry.reasons.push(reason);
+    }
+  }
+  const out: FieldError[] = [];
+  for (const [p, entry] of byPath) {
+    // A type mismatch explains any other failure at the same path (a union's branch rules).
+    if (entry.types.length > 0) {
+      const got = entry.hasData ? `, got ${describe(entry.data)}` : '';
+      out.push({ path: p, reason: `expected ${[...new Set(entry.types)].join(' or ')}${got}` });
+    } else if (entry.reasons.length > 0) {
+      out.push({ path: p, reason: entry.reasons.join('; ') });
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,20 @@
+/** The TypeScript SDK: a typed client of the Cairn REST API. */
+export * from './client.js';
+export { CairnError, isCairnError, type ErrorCode, type FieldError } from '../core/errors.js';
+export type {
+  BuildResult,
+  BuildTrainingSetInput,
+  DataSource,
+  DatasetVersion,
+  Entity,
+  FeatureSetVersion,
+  FeatureUse,
+  FeatureUseInput,
+  FeatureValue,
+  FeatureVersion,
+  MaterializationProgress,
+  MaterializeInput,
+  OnlineReadInput,
+  OnlineReadResult,
+} from '../features/index.js';
+export type { ApiToken, Role } from '../identity/index.js';
