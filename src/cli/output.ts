@@ -33,7 +33,7 @@ export function formatTable<T>(rows: T[], columns: Column<T>[], empty = '(none)'
       .map((v, i) => (alignNumbers && numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(columns.map((c) => c.header.toUpperCase()), false), ...text.map((r) => line(r, true))].join('\n');
+  return [line(columns.map((c) => c.header), false), ...text.map((r) => line(r, true))].join('\n');
 }
 
 /** `key: value` lines with the values aligned. */

@@ -6,8 +6,9 @@
 import { CairnError } from '../core/errors.js';
 import type { FeatureUseInput } from '../features/index.js';
 
+// The message names the option; the field line below it (printed by the CLI) says what is wrong.
 function invalid(option: string, reason: string): CairnError {
-  return CairnError.validation([{ path: option, reason }], `${option}: ${reason}`);
+  return CairnError.validation([{ path: option, reason }], `invalid ${option}`);
 }
 
 // A reference is `name`, `name@3` or `name@latest`; anything with separators in it is a typo.

@@ -44,7 +44,7 @@ export interface FeatureSpec {
   expression: string;
   /**
    * For windowed aggregates: how far back the entity's history reaches (`7d`, `24h`). The value at
-   * time T aggregates source rows with timestamp in (t - window, t] where t is the entity's last
+   * time T aggregates source rows with timestamp in [t - window, t] where t is the entity's last
    * event strictly before T — so a row never sees its own outcome.
    */
   window: string | null;

@@ -12,14 +12,18 @@
  *   The rule is order-independent, so it does not depend on how files happen to be read.
  * - A windowed feature (`window: '7d'`) has one point per distinct (key, ts) too, valued by the
  *   aggregate `expression` over the key's source rows with timestamp in [ts - window, ts], both ends
- *   included, so rows sharing `ts` (peers) are all in.
+ *   included, so rows sharing `ts` (peers) are all in. Aggregates see those rows ordered by
+ *   timestamp, then by a hash of the row: a fixed order, so floating-point sums and order-sensitive
+ *   aggregates (first, string_agg…) come out the same on every run.
+ * Source rows with a NULL key or timestamp belong to no timeline.
  *
  * ## Point-in-time join
  * A training row with event time T gets, per feature, the value of the latest timeline point with
  * - row-level: ts <= T (the value is known at its own timestamp);
  * - windowed: ts < T strictly, so an aggregate summarizes history strictly before T and never
  *   includes the row's own outcome (no label leakage from peers at T).
- * With a TTL, a matched point older than T - ttl (ts < T - ttl) gives NULL instead.
+ * With a TTL, a matched point older than T - ttl (ts < T - ttl) gives NULL instead. Entity rows
+ * with no earlier point, or a NULL key or event time, get NULL.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -36,6 +40,7 @@ import {
   type PlainValue,
 } from '../storage/duckdb.js';
 import type { DataSource, FeatureSpec, FeatureValue, SourceColumn, SourceFormat, ValueType } from './model.js';
+import { formatRef } from './refs.js';
 
 /** A feature version with everything needed to compute it. */
 export interface ResolvedFeature {
@@ -93,7 +98,7 @@ export interface LatestValuesRequest {
 export interface LatestValueRow {
   /** Key values in the entity's join-key order. */
   key: (string | number)[];
-  /** Feature name → latest value and the timestamp of its timeline point; absent when the key has none. */
+  /** Feature ref (`name@version`) → latest value and the timestamp of its timeline point; absent when the key has none. */
   values: Record<string, { value: FeatureValue; eventTime: string }>;
 }
 
@@ -147,6 +152,10 @@ function producesCompatible(produced: ValueType, wanted: ValueType): boolean {
 const P = '__cairn_';
 const TS = `${P}ts`;
 const EVENT_T = `${P}t`;
+/** Windowed timelines: rows in the frame [ts - window, ts], a per-row tie-breaker, "last row of its ts". */
+const FRAME_ROWS = `${P}n`;
+const TIE = `${P}tie`;
+const LAST_PEER = `${P}last_peer`;
 
 function readFunction(filePath: string, format: SourceFormat): string {
   return format === 'csv' ? `read_csv(${quoteLiteral(filePath)})` : `read_parquet(${quoteLiteral(filePath)})`;
@@ -166,9 +175,12 @@ function sourceKeyColumns(f: ResolvedFeature): string[] {
   return f.entityJoinKeys.map((k) => f.spec.keyColumns[k] ?? k);
 }
 
+/** Microseconds since the epoch of an ISO-8601 time; a time without an offset is UTC (never local). */
 function isoToMicros(text: string): bigint | null {
   if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return null;
-  const ms = Date.parse(text);
+  const normalized = text.trim().replace(' ', 'T');
+  const hasOffset = /([zZ]|[+-]\d{2}:?\d{2})$/.test(normalized);
+  const ms = Date.parse(hasOffset || !normalized.includes('T') ? normalized : `${normalized}Z`);
   return Number.isNaN(ms) ? null : BigInt(ms) * 1000n;
 }
 
@@ -220,6 +232,39 @@ function mapNodes(value: unknown, replace: (node: AstNode) => AstNode | undefine
   const replaced = typeof node.class === 'string' ? replace(node) : undefined;
   if (replaced) return replaced;
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, mapNodes(v, replace)]));
+}
+
+// DuckDB's JSON holds 64-bit integers (query_location is often 2^64 - 1; BIGINT constants can be
+// anything), which JSON.parse would round. Big number tokens travel as marked strings instead.
+const BIG_MARK = `${P}bigint_${randomUUID().slice(0, 8)}:`;
+
+/** JSON.parse that keeps integers beyond 2^53 exact (as marked strings, see `stringifyLossless`). */
+function parseLossless(text: string): unknown {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      // Copy a string token verbatim, honouring escapes.
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      const token = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 64))![0];
+      const exactInteger = /^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token));
+      out += exactInteger ? `"${BIG_MARK}${token}"` : token;
+      i += token.length;
+    } else {
+      out += ch;
+      i += 1;
+    }
+  }
+  return JSON.parse(out);
+}
+
+function stringifyLossless(value: unknown): string {
+  return JSON.stringify(value).replace(new RegExp(`"${BIG_MARK}(-?\\d+)"`, 'g'), '$1');
 }
 
 interface SerializedSelect {
@@ -374,10 +419,17 @@ export class OfflineEngine {
     if (windowed && isAggregate && windowSeconds !== null && errors.empty) {
       // The timeline computes the aggregate as window functions; make sure that form binds too.
       try {
-        const windowSql = await this.windowExpression(session, parsed, sourceKeyColumns(f), windowSeconds);
-        await session.columns(`SELECT ${windowSql} AS value FROM (SELECT *, CAST(${quoteIdent(f.source.timestampColumn)} AS TIMESTAMP) AS ${TS} FROM ${table})`);
+        const keyColumns = sourceKeyColumns(f);
+        const windowSql = await this.windowExpression(session, parsed, keyColumns);
+        const rows = `(SELECT *, CAST(${quoteIdent(f.source.timestampColumn)} AS TIMESTAMP) AS ${TS} FROM ${table})`;
+        await session.columns(windowedTimelineSql(rows, keyColumns, windowSeconds, [`${windowSql} AS value`]));
       } catch (err) {
-        errors.add('expression', `cannot be computed over a sliding window: ${readableDuckDbError(err)}`);
+        const message = readableDuckDbError(err);
+        // Aggregate macros (geomean, weighted_avg…) expand after our rewrite, so they miss the OVER.
+        const hint = /GROUP BY/.test(message)
+          ? ' (aggregate macros such as geomean cannot; write them with plain aggregates, e.g. exp(avg(ln(x))))'
+          : '';
+        errors.add('expression', `cannot be computed over a sliding window: ${message}${hint}`);
       }
     }
     return producedType;
@@ -400,7 +452,7 @@ export class OfflineEngine {
       return { reason: reason.startsWith('must be exactly one') ? 'must be a single SQL expression, not several statements' : reason };
     }
     const [row] = await session.all<{ ast: string }>(`SELECT json_serialize_sql($1::VARCHAR) AS ast`, [`SELECT ${sql}`]);
-    const serialized = JSON.parse(row!.ast) as SerializedSelect;
+    const serialized = parseLossless(row!.ast) as SerializedSelect;
     if (serialized.error) return { reason: `does not parse: ${serialized.error_message ?? 'syntax error'}` };
     const node = serialized.statements?.length === 1 ? serialized.statements[0]!.node : undefined;
     if (!node || !isBareSelectOfOne(node)) return { reason: 'must be a single SQL expression' };
@@ -418,15 +470,17 @@ export class OfflineEngine {
   }
 
   /**
-   * The aggregate expression as window functions over a key's rows with timestamps in
-   * [ts - window, ts]: every aggregate call gets `OVER (PARTITION BY keys ORDER BY ts RANGE …)`,
-   * so expressions such as `sum(a) / count(*)` work. Done on DuckDB's own parse tree, so the
-   * rewrite never has to understand SQL text.
+   * The aggregate expression as window functions over a key's rows in [ts - window, ts]: every
+   * aggregate call gets the same OVER clause (see `windowedTimelineSql`), so expressions such as
+   * `sum(a) / count(*)` work. Done on DuckDB's own parse tree, so the rewrite never has to
+   * understand SQL text.
    */
-  private async windowExpression(session: DuckDb, parsed: ParsedExpression, keyColumns: string[], windowSeconds: number): Promise<string> {
-    const template = `SELECT count(*) OVER (PARTITION BY ${keyColumns.map(quoteIdent).join(', ')} ORDER BY ${TS} RANGE BETWEEN INTERVAL (${windowSeconds}) SECOND PRECEDING AND CURRENT ROW)`;
+  private async windowExpression(session: DuckDb, parsed: ParsedExpression, keyColumns: string[]): Promise<string> {
+    const partition = keyColumns.map(quoteIdent).join(', ');
+    const frame = `ROWS BETWEEN ${FRAME_ROWS} - 1 PRECEDING AND CURRENT ROW`;
+    const template = `SELECT count(*) OVER (PARTITION BY ${partition} ORDER BY ${TS}, ${TIE} ${frame})`;
     const [row] = await session.all<{ ast: string }>(`SELECT json_serialize_sql($1::VARCHAR) AS ast`, [template]);
-    const serialized = JSON.parse(row!.ast) as SerializedSelect;
+    const serialized = parseLossless(row!.ast) as SerializedSelect;
     const statement = serialized.statements![0]!;
     const over = statement.node.select_list![0]!;
     const rewritten = mapNodes(parsed.ast, (n) => {
@@ -445,15 +499,19 @@ export class OfflineEngine {
       };
     }) as AstNode;
     statement.node.select_list = [rewritten];
-    const [back] = await session.all<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [JSON.stringify(serialized)]);
+    const [back] = await session.all<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [stringifyLossless(serialized)]);
     const text = back!.sql;
     if (!text.startsWith('SELECT ')) throw new CairnError('INTERNAL', `unexpected window rewrite: ${text}`);
     return `(${text.slice('SELECT '.length)})`;
   }
 
-  /** Parses every feature; VALIDATION_FAILED at `<field>[i].expression` / `.window` when one is bad. */
-  private async compile(session: DuckDb, features: ResolvedFeature[], field: (i: number) => string): Promise<CompiledFeature[]> {
-    const errors = new ValidationErrors();
+  /** Parses every feature; adds `<field>[i].expression` / `.window` to `errors` for bad ones and leaves them out. */
+  private async compile(
+    session: DuckDb,
+    features: ResolvedFeature[],
+    field: (i: number) => string,
+    errors: ValidationErrors,
+  ): Promise<CompiledFeature[]> {
     const compiled: CompiledFeature[] = [];
     for (const [i, feature] of features.entries()) {
       const parsed = await this.parseExpression(session, feature.spec.expression);
@@ -468,7 +526,6 @@ export class OfflineEngine {
         sqlType: duckDbTypeForValueType(feature.spec.valueType),
       });
     }
-    errors.throwIfAny();
     return compiled;
   }
 
@@ -491,8 +548,10 @@ export class OfflineEngine {
     const progress = req.onProgress ?? (() => {});
     return this.withSession(async (session) => {
       progress({ phase: 'validating', done: 0, total: 1 });
-      const entityRelation = await this.validateTrainingRequest(session, req);
-      const compiled = await this.compile(session, req.features.map((u) => u.feature), (i) => `features[${i}].feature`);
+      const errors = new ValidationErrors();
+      const entityRelation = await this.validateTrainingRequest(session, req, errors);
+      const compiled = await this.compile(session, req.features.map((u) => u.feature), (i) => `features[${i}].feature`, errors);
+      errors.throwIfAny();
       progress({ phase: 'validating', done: 1, total: 1 });
 
       progress({ phase: 'loading entity table', done: 0, total: 1 });
@@ -539,9 +598,8 @@ export class OfflineEngine {
     });
   }
 
-  /** Checks the request; returns the entity table as a relation. Throws VALIDATION_FAILED with every problem. */
-  private async validateTrainingRequest(session: DuckDb, req: TrainingSetRequest): Promise<string> {
-    const errors = new ValidationErrors();
+  /** Checks the request, adding every problem to `errors`; returns the entity table as a relation. */
+  private async validateTrainingRequest(session: DuckDb, req: TrainingSetRequest, errors: ValidationErrors): Promise<string> {
     let relation = '';
     let columns: SourceColumn[] | null = null;
     if ('query' in req.entityTable) {
@@ -591,7 +649,6 @@ export class OfflineEngine {
       else if (seen.has(use.as)) errors.add(`features[${i}].as`, `${use.as} is also the name of features[${seen.get(use.as)}]`);
       seen.set(use.as, i);
     }
-    errors.throwIfAny();
     return relation;
   }
 
@@ -606,7 +663,8 @@ export class OfflineEngine {
   ): Promise<string> {
     const keys = group.keyColumns.map((_, k) => `${P}k${k}`);
     const keyPairs = group.joinColumns.map((c, k) => `e.${quoteIdent(c)} AS ${keys[k]}`);
-    const wanted = `SELECT DISTINCT ${keyPairs.join(', ')} FROM ${entity} AS e WHERE ${group.joinColumns.map((c) => `e.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}`;
+    const known = group.joinColumns.map((c) => `e.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+    const wanted = `SELECT DISTINCT ${keyPairs.join(', ')} FROM ${entity} AS e WHERE ${known}`;
     const filters = [hi === null ? 'FALSE' : `s.${TS} <= ${timestampSql(hi)}`];
     // Sound lower bound only with a TTL: older points would be NULLed anyway; without one, the
     // latest point before the first event can be arbitrarily old.
@@ -622,13 +680,16 @@ export class OfflineEngine {
       const expr =
         group.windowSeconds === null
           ? member.compiled.expression.sql
-          : await this.windowExpression(session, member.compiled.expression, group.keyColumns, group.windowSeconds);
+          : await this.windowExpression(session, member.compiled.expression, group.keyColumns);
       values.push(`CAST(${expr} AS ${member.compiled.sqlType}) AS ${P}v${m}`);
     }
     const keySelect = group.keyColumns.map((c, k) => `${quoteIdent(c)} AS ${keys[k]}`);
-    const rows = `SELECT ${[...keySelect, TS, ...values].join(', ')} FROM (SELECT * FROM ${sourceScan(group.source)} AS s WHERE ${filters.join(' AND ')}) AS src`;
-    // Row-level: the greatest value of rows sharing (key, ts). Windowed: peers share one frame and
-    // hence one value, so max just picks it.
+    const pruned = `(SELECT * FROM ${sourceScan(group.source)} AS s WHERE ${filters.join(' AND ')})`;
+    if (group.windowSeconds !== null) {
+      return windowedTimelineSql(pruned, group.keyColumns, group.windowSeconds, [...keySelect, TS, ...values]);
+    }
+    // Row-level: one point per (key, ts), valued by the greatest value of the rows sharing it.
+    const rows = `SELECT ${[...keySelect, TS, ...values].join(', ')} FROM ${pruned} AS src`;
     const collapsed = group.members.map((_, m) => `max(${P}v${m}) AS ${P}v${m}`);
     return `SELECT ${[...keys, TS, ...collapsed].join(', ')} FROM (${rows}) GROUP BY ${[...keys, TS].join(', ')}`;
   }
@@ -646,87 +707,81 @@ export class OfflineEngine {
    * ISO-8601, or start not before end), `batchSize`, `features[i].expression`.
    */
   async latestValues(req: LatestValuesRequest, onBatch: (rows: LatestValueRow[]) => Promise<void>): Promise<{ keys: number }> {
-    const { startMicros, endMicros, batchSize } = validateLatestRequest(req);
     return this.withSession(async (session) => {
-      const compiled = await this.compile(session, req.features, (i) => `features[${i}]`);
-      const params: Record<string, string> = { end: new Date(Number(endMicros / 1000n)).toISOString() };
-      if (startMicros !== null) params.start = new Date(Number(startMicros / 1000n)).toISOString();
-      const end = `CAST($end AS TIMESTAMP)`;
-      const start = startMicros === null ? null : `CAST($start AS TIMESTAMP)`;
-      const keyCount = compiled[0]!.keyColumns.length;
-      const keys = Array.from({ length: keyCount }, (_, k) => `${P}k${k}`);
+      const errors = new ValidationErrors();
+      const { startMicros, endMicros, batchSize } = validateLatestRequest(req, errors);
+      const compiled = await this.compile(session, req.features, (i) => `features[${i}]`, errors);
+      errors.throwIfAny();
+      const bounds = new ChangeWindow(startMicros, endMicros);
+      const keys = compiled[0]!.keyColumns.map((_, k) => `${P}k${k}`);
 
       // Keys that changed in (start, end], from every distinct (source, key columns).
-      const keySources = uniqueBy(compiled, (c) => JSON.stringify([c.feature.source.path, c.feature.source.format, c.feature.source.timestampColumn, c.keyColumns]));
-      const changed = keySources.map((c) => {
-        const window = [`s.${TS} <= ${end}`, ...(start ? [`s.${TS} > ${start}`] : [])];
-        return `SELECT ${c.keyColumns.map((col, k) => `s.${quoteIdent(col)} AS ${keys[k]}`).join(', ')} FROM ${sourceScan(c.feature.source)} AS s WHERE ${window.join(' AND ')}`;
-      });
+      const keySources = uniqueBy(compiled, (c) => JSON.stringify([sourceIdentity(c.feature.source), c.keyColumns]));
       const keyTable = `${P}keys`;
-      await session.run(
-        `CREATE TEMP TABLE ${keyTable} AS SELECT DISTINCT * FROM (${changed.join('\nUNION ALL\n')}) WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`,
-        paramsUsedBy(params),
-      );
+      await session.run(`CREATE TEMP TABLE ${keyTable} AS ${changedKeysSql(keySources, keys, bounds)}`, bounds.params(true));
 
       // With one key source every key's last event is after `start`, so older history only
       // matters as far back as a window reaches.
-      const historyFromStart = start !== null && keySources.length === 1;
-      const groups = groupBy(compiled, (c) => JSON.stringify([c.feature.source.path, c.feature.source.format, c.feature.source.timestampColumn, c.keyColumns, c.windowSeconds]));
-      const columnsOut: { name: string; column: string; time: string }[] = [];
-      const joins: string[] = [];
+      const historyFromStart = bounds.start !== null && keySources.length === 1;
+      const groups = groupBy(compiled, (c) => JSON.stringify([sourceIdentity(c.feature.source), c.keyColumns, c.windowSeconds]));
       for (const [g, members] of groups.entries()) {
-        const head = members[0]!;
-        const table = `${P}latest_${g}`;
-        const sourceKeys = head.keyColumns.map(quoteIdent);
-        const filters = [`s.${TS} <= ${end}`];
-        if (historyFromStart) filters.push(head.windowSeconds === null ? `s.${TS} > ${start}` : `s.${TS} >= ${start} - INTERVAL (${head.windowSeconds}) SECOND`);
-        filters.push(`EXISTS (SELECT 1 FROM ${keyTable} AS w WHERE ${keys.map((k, i) => `w.${k} = s.${sourceKeys[i]}`).join(' AND ')})`);
-        const lastMatch = keys.map((k, i) => `l.${k} = src.${sourceKeys[i]}`).join(' AND ');
-        const frame = head.windowSeconds === null ? `src.${TS} = l.${P}last` : `src.${TS} BETWEEN l.${P}last - INTERVAL (${head.windowSeconds}) SECOND AND l.${P}last`;
-        const values = members.map((c, m) =>
-          head.windowSeconds === null ? `max(CAST(${c.expression.sql} AS ${c.sqlType})) AS ${P}v${m}` : `CAST(${c.expression.sql} AS ${c.sqlType}) AS ${P}v${m}`,
-        );
-        await session.run(
-          `CREATE TEMP TABLE ${table} AS
-           WITH src AS (SELECT * FROM ${sourceScan(head.feature.source)} AS s WHERE ${filters.join(' AND ')}),
-                l AS (SELECT ${sourceKeys.map((c, i) => `${c} AS ${keys[i]}`).join(', ')}, max(${TS}) AS ${P}last FROM src GROUP BY ALL)
-           SELECT ${keys.map((k) => `l.${k}`).join(', ')}, l.${P}last, ${values.join(', ')}
-           FROM src JOIN l ON ${lastMatch} AND ${frame}
-           GROUP BY ${[...keys.map((k) => `l.${k}`), `l.${P}last`].join(', ')}`,
-          paramsUsedBy(params, historyFromStart),
-        );
-        joins.push(`LEFT JOIN ${table} AS g${g} ON ${keys.map((k) => `g${g}.${k} = w.${k}`).join(' AND ')}`);
-        for (const [m, c] of members.entries()) columnsOut.push({ name: c.feature.name, column: `g${g}.${P}v${m}`, time: `g${g}.${P}last` });
+        const sql = latestPointsSql(members, keys, keyTable, bounds, historyFromStart);
+        await session.run(`CREATE TEMP TABLE ${P}latest_${g} AS ${sql}`, bounds.params(historyFromStart));
       }
 
       const [count] = await session.all<{ n: number }>(`SELECT count(*) AS n FROM ${keyTable}`);
-      const total = count!.n;
-      req.onTotal?.(total);
+      req.onTotal?.(count!.n);
 
-      const select = [...keys.map((k) => `w.${k}`), ...columnsOut.flatMap((c, i) => [`${c.column} AS ${P}value${i}`, `${c.time} AS ${P}time${i}`])];
+      // One time column per group: its features share the timeline point.
+      const select = [
+        ...keys.map((k) => `w.${k}`),
+        ...groups.map((_, g) => `g${g}.${P}last AS ${P}time${g}`),
+        ...groups.flatMap((members, g) => members.map((_, m) => `g${g}.${P}v${m} AS ${P}g${g}v${m}`)),
+      ];
+      const joins = groups.map((_, g) => `LEFT JOIN ${P}latest_${g} AS g${g} ON ${keys.map((k) => `g${g}.${k} = w.${k}`).join(' AND ')}`);
       const query = `SELECT ${select.join(', ')} FROM ${keyTable} AS w ${joins.join(' ')} ORDER BY ${keys.map((k) => `w.${k}`).join(', ')}`;
-      let batch: LatestValueRow[] = [];
-      for await (const rows of session.stream<Record<string, PlainValue>>(query)) {
-        for (const row of rows) {
-          const values: LatestValueRow['values'] = {};
-          for (const [i, c] of columnsOut.entries()) {
-            const eventTime = row[`${P}time${i}`];
-            if (eventTime !== null && eventTime !== undefined) values[c.name] = { value: row[`${P}value${i}`] as FeatureValue, eventTime: eventTime as string };
-          }
-          batch.push({ key: keys.map((k) => row[k] as string | number), values });
-          if (batch.length >= batchSize) {
-            await onBatch(batch);
-            batch = [];
+
+      const toRow = (row: Record<string, PlainValue>): LatestValueRow => {
+        const values: LatestValueRow['values'] = {};
+        for (const [g, members] of groups.entries()) {
+          const eventTime = row[`${P}time${g}`];
+          if (eventTime === null || eventTime === undefined) continue;
+          for (const [m, c] of members.entries()) {
+            values[formatRef(c.feature.name, c.feature.version)] = { value: row[`${P}g${g}v${m}`] as FeatureValue, eventTime: eventTime as string };
           }
         }
-      }
-      if (batch.length > 0) await onBatch(batch);
-      return { keys: total };
+        return { key: keys.map((k) => row[k] as string | number), values };
+      };
+      await streamInBatches(session.stream<Record<string, PlainValue>>(query), toRow, batchSize, onBatch);
+      return { keys: count!.n };
     });
   }
 }
 
 // ---- helpers -----------------------------------------------------------------------------------
+
+/**
+ * One point per (key, ts) of `rows` (which has the source columns and `__cairn_ts`), with `select`
+ * evaluated at the point: window aggregates (from `windowExpression`) see the key's rows with
+ * timestamp in [ts - window, ts], peers included.
+ *
+ * Why not simply `RANGE BETWEEN window PRECEDING AND CURRENT ROW`: rows sharing a timestamp would
+ * then reach the aggregate in whatever order parallel scans deliver them, and floating-point sums
+ * differ in the last bits from run to run — the training set would not be byte-identical. Instead
+ * rows are ordered totally by (ts, hash of the row), the frame is counted exactly by RANGE
+ * (`__cairn_n`, an integer, order-free), and the aggregate runs over the last peer's ROWS frame of
+ * that many rows. Rows equal in every column may still swap places, but then the input is the same.
+ */
+function windowedTimelineSql(rows: string, keyColumns: string[], windowSeconds: number, select: string[]): string {
+  const partition = keyColumns.map(quoteIdent).join(', ');
+  const range = `RANGE BETWEEN INTERVAL (${windowSeconds}) SECOND PRECEDING AND CURRENT ROW`;
+  const frameRows = `count(*) OVER (PARTITION BY ${partition} ORDER BY ${TS} ${range}) AS ${FRAME_ROWS}`;
+  const framed = `SELECT *, ${frameRows}, hash(${P}row) AS ${TIE} FROM ${rows} AS ${P}row`;
+  // Only the last peer of a timestamp has the whole frame; its row is the point.
+  const lastPeer = `lead(${TS}) OVER (PARTITION BY ${partition} ORDER BY ${TS}, ${TIE}) IS DISTINCT FROM ${TS} AS ${LAST_PEER}`;
+  const evaluated = `SELECT ${[...select, lastPeer].join(', ')} FROM (${framed}) AS src`;
+  return `SELECT * EXCLUDE (${LAST_PEER}) FROM (${evaluated}) WHERE ${LAST_PEER}`;
+}
 
 function isBareSelectOfOne(node: AstNode & { type?: string; select_list?: AstNode[] }): boolean {
   const from = node.from_table as { type?: string } | undefined;
@@ -770,7 +825,8 @@ function checkKeyColumns(f: ResolvedFeature, columns: SourceColumn[], errors: Va
     if (column !== undefined && !names.includes(column)) {
       errors.add(`keyColumns.${key}`, `source ${f.source.name} has no column ${JSON.stringify(column)}; columns are ${names.join(', ')}`);
     } else if (column === undefined && !names.includes(key)) {
-      errors.add(`keyColumns.${key}`, `source ${f.source.name} has no column ${JSON.stringify(key)} for join key ${key}; map it to one of ${names.join(', ')}`);
+      const reason = `source ${f.source.name} has no column ${JSON.stringify(key)} for join key ${key}; map it to one of ${names.join(', ')}`;
+      errors.add(`keyColumns.${key}`, reason);
     }
   }
 }
@@ -790,7 +846,7 @@ function groupForTraining(uses: TrainingFeature[], compiled: CompiledFeature[]):
     const c = compiled[i]!;
     const joinColumns = c.feature.entityJoinKeys.map((k) => use.joinOn[k] ?? k);
     const s = c.feature.source;
-    const id = JSON.stringify([s.path, s.format, s.timestampColumn, c.keyColumns, joinColumns, c.windowSeconds]);
+    const id = JSON.stringify([sourceIdentity(s), c.keyColumns, joinColumns, c.windowSeconds]);
     let group = groups.get(id);
     if (!group) {
       group = { source: s, keyColumns: c.keyColumns, joinColumns, windowSeconds: c.windowSeconds, members: [] };
@@ -814,19 +870,97 @@ function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
   return groupBy(items, key).map((g) => g[0]!);
 }
 
-/** The named parameters a statement references: DuckDB refuses unused ones. */
-function paramsUsedBy(params: Record<string, string>, withStart = true): Record<string, string> {
-  const { start, ...rest } = params;
-  return withStart && start !== undefined ? { ...rest, start } : rest;
+/** The (start, end] window of latestValues as SQL: bounds travel as prepared parameters. */
+class ChangeWindow {
+  readonly end = `CAST($end AS TIMESTAMP)`;
+  readonly start: string | null;
+  private readonly values: { end: string; start?: string };
+
+  constructor(startMicros: bigint | null, endMicros: bigint) {
+    const iso = (micros: bigint) => new Date(Number(micros / 1000n)).toISOString();
+    this.start = startMicros === null ? null : `CAST($start AS TIMESTAMP)`;
+    this.values = startMicros === null ? { end: iso(endMicros) } : { end: iso(endMicros), start: iso(startMicros) };
+  }
+
+  /** Parameters for a statement; DuckDB refuses named parameters a statement does not use. */
+  params(usesStart: boolean): Record<string, string> {
+    return usesStart ? { ...this.values } : { end: this.values.end };
+  }
 }
 
-function validateLatestRequest(req: LatestValuesRequest): { startMicros: bigint | null; endMicros: bigint; batchSize: number } {
-  const errors = new ValidationErrors();
+function sourceIdentity(source: DataSource): string {
+  return JSON.stringify([source.path, source.format, source.timestampColumn]);
+}
+
+/** Distinct non-null keys with a source event in (start, end], over every key source. */
+function changedKeysSql(keySources: CompiledFeature[], keys: string[], bounds: ChangeWindow): string {
+  const selects = keySources.map((c) => {
+    const when = [`s.${TS} <= ${bounds.end}`, ...(bounds.start ? [`s.${TS} > ${bounds.start}`] : [])];
+    const keySelect = c.keyColumns.map((col, k) => `s.${quoteIdent(col)} AS ${keys[k]}`);
+    return `SELECT ${keySelect.join(', ')} FROM ${sourceScan(c.feature.source)} AS s WHERE ${when.join(' AND ')}`;
+  });
+  return `SELECT DISTINCT * FROM (${selects.join('\nUNION ALL\n')}) WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`;
+}
+
+/**
+ * Per key of `keyTable`: the group's last timeline point at or before `end` (`__cairn_last`) and
+ * each member's value there — row-level: the greatest value of the rows at that instant; windowed:
+ * the aggregate over the rows in [last - window, last], as a plain GROUP BY.
+ */
+function latestPointsSql(members: CompiledFeature[], keys: string[], keyTable: string, bounds: ChangeWindow, historyFromStart: boolean): string {
+  const { windowSeconds } = members[0]!;
+  const sourceKeys = members[0]!.keyColumns.map(quoteIdent);
+  const filters = [`s.${TS} <= ${bounds.end}`];
+  if (historyFromStart) {
+    filters.push(windowSeconds === null ? `s.${TS} > ${bounds.start}` : `s.${TS} >= ${bounds.start} - INTERVAL (${windowSeconds}) SECOND`);
+  }
+  filters.push(`EXISTS (SELECT 1 FROM ${keyTable} AS w WHERE ${keys.map((k, i) => `w.${k} = s.${sourceKeys[i]}`).join(' AND ')})`);
+  const keyMatch = keys.map((k, i) => `l.${k} = src.${sourceKeys[i]}`).join(' AND ');
+  const frame =
+    windowSeconds === null ? `src.${TS} = l.${P}last` : `src.${TS} BETWEEN l.${P}last - INTERVAL (${windowSeconds}) SECOND AND l.${P}last`;
+  const values = members.map((c, m) =>
+    windowSeconds === null ? `max(CAST(${c.expression.sql} AS ${c.sqlType})) AS ${P}v${m}` : `CAST(${c.expression.sql} AS ${c.sqlType}) AS ${P}v${m}`,
+  );
+  const lastKeys = keys.map((k) => `l.${k}`);
+  return `WITH src AS (SELECT * FROM ${sourceScan(members[0]!.feature.source)} AS s WHERE ${filters.join(' AND ')}),
+     l AS (SELECT ${sourceKeys.map((c, i) => `${c} AS ${keys[i]}`).join(', ')}, max(${TS}) AS ${P}last FROM src GROUP BY ALL)
+  SELECT ${[...lastKeys, `l.${P}last`, ...values].join(', ')}
+  FROM src JOIN l ON ${keyMatch} AND ${frame}
+  GROUP BY ${[...lastKeys, `l.${P}last`].join(', ')}`;
+}
+
+/** Regroups streamed chunks into batches of `size`, awaiting each `onBatch` before reading on. */
+async function streamInBatches<R, T>(
+  chunks: AsyncIterable<R[]>,
+  convert: (row: R) => T,
+  size: number,
+  onBatch: (rows: T[]) => Promise<void>,
+): Promise<void> {
+  let batch: T[] = [];
+  for await (const rows of chunks) {
+    for (const row of rows) {
+      batch.push(convert(row));
+      if (batch.length === size) {
+        await onBatch(batch);
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) await onBatch(batch);
+}
+
+/** Adds every problem of the request to `errors`; returns its parsed bounds (meaningful only without errors). */
+function validateLatestRequest(
+  req: LatestValuesRequest,
+  errors: ValidationErrors,
+): { startMicros: bigint | null; endMicros: bigint; batchSize: number } {
   if (req.features.length === 0) errors.add('features', 'must name at least one feature');
   const first = req.features[0];
   for (const [i, f] of req.features.entries()) {
     if (first && (f.spec.entity !== first.spec.entity || f.entityJoinKeys.join('\u0000') !== first.entityJoinKeys.join('\u0000'))) {
       errors.add(`features[${i}]`, `is a feature of entity ${f.spec.entity}, not ${first.spec.entity}; materialize one entity at a time`);
+    } else if (req.features.findIndex((o) => o.name === f.name && o.version === f.version) !== i) {
+      errors.add(`features[${i}]`, `${formatRef(f.name, f.version)} appears twice`);
     }
   }
   const endMicros = isoToMicros(req.end);
@@ -836,8 +970,7 @@ function validateLatestRequest(req: LatestValuesRequest): { startMicros: bigint 
   if (startMicros !== null && endMicros !== null && startMicros >= endMicros) errors.add('start', 'must be before end');
   const batchSize = req.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize <= 0) errors.add('batchSize', 'must be a positive integer');
-  errors.throwIfAny();
-  return { startMicros, endMicros: endMicros!, batchSize };
+  return { startMicros, endMicros: endMicros ?? 0n, batchSize };
 }
 
 /** COPY to a temp file beside `outputPath`, then rename: readers never see a half-written file. */

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { CairnError, type ErrorCode } from '../core/errors.js';
 import type { Page } from '../core/pagination.js';
@@ -126,7 +127,7 @@ export interface WaitOptions {
   onProgress?: (m: MaterializationProgress) => void;
   /** Delay between polls; default 500 ms. */
   pollMs?: number;
-  /** Stops waiting (the run itself continues on the server). */
+  /** Stops waiting: the promise rejects with an AbortError. The run itself continues on the server. */
   signal?: AbortSignal;
 }
 
@@ -214,8 +215,12 @@ export class CairnClient {
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
 
+  /** Throws BAD_REQUEST when the URL is not an http(s) URL. */
   constructor(options: CairnClientOptions = {}) {
-    this.url = (options.url ?? process.env.CAIRN_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+    this.url = (options.url ?? (process.env.CAIRN_URL || DEFAULT_URL)).replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/]/.test(this.url) || !URL.canParse(this.url)) {
+      throw new CairnError('BAD_REQUEST', `${JSON.stringify(this.url)} is not a server URL like http://127.0.0.1:8080`, { url: this.url });
+    }
     this.token = options.token ?? (process.env.CAIRN_TOKEN || undefined);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -313,7 +318,10 @@ export class CairnClient {
       this.request<Page<MaterializationProgress>>('GET', '/api/v1/materializations', { query: { ...o } }),
     /** Resumes a failed run from the keys it had written. Throws CONFLICT unless the run failed. */
     resume: (id: string) => this.request<MaterializationProgress>('POST', `/api/v1/materializations/${enc(id)}/resume`),
-    /** Polls a run until it has succeeded or failed, reporting progress; returns the final state. */
+    /**
+     * Polls a run until it has succeeded or failed, reporting progress; returns the final state
+     * (a failed run is returned, not thrown: its `error` says why and it can be resumed).
+     */
     waitFor: (id: string, options: WaitOptions = {}) => this.waitForMaterialization(id, options),
   };
 
@@ -354,10 +362,7 @@ export class CairnClient {
       const m = await this.materializations.get(id);
       options.onProgress?.(m);
       if (FINISHED.has(m.status)) return m;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await sleep(pollMs, undefined, { signal: options.signal });
     }
   }
 
@@ -379,9 +384,14 @@ export class CairnClient {
         },
       });
       try {
-        await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), measure, fs.createWriteStream(partial));
+        const file = fs.createWriteStream(partial);
+        await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), measure, file).catch((err: NodeJS.ErrnoException) => {
+          // A local write failure is the caller's to fix (path, permissions, disk), not the server's.
+          throw err.syscall ? new CairnError('BAD_REQUEST', `cannot write ${target}: ${err.message}`, { path: target }) : err;
+        });
         const sha256 = hash.digest('hex');
-        const expected = res.headers.get('x-content-sha256');
+        // The server names content as `sha256:<hex>`; compare the hex.
+        const expected = res.headers.get('x-content-sha256')?.replace(/^sha256:/, '');
         if (expected && expected !== sha256) {
           throw new CairnError('ARTIFACT_CORRUPT', `downloaded data has sha256 ${sha256}, the server announced ${expected}`, {
             expected,
@@ -391,7 +401,8 @@ export class CairnClient {
         fs.renameSync(partial, target);
         return { path: target, bytes, sha256 };
       } finally {
-        fs.rmSync(partial, { force: true });
+        // Gone after the rename; never created when the directory is unusable.
+        await fs.promises.rm(partial, { force: true }).catch(() => {});
       }
     });
   }

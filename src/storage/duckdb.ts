@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  DuckDBConnection,
+  type DuckDBConnection,
   DuckDBInstance,
   DuckDBTypeId,
   JSDuckDBValueConverter,
@@ -17,6 +17,7 @@ import {
   type DuckDBTimestampSecondsValue,
   type DuckDBTimestampTZValue,
   type DuckDBTimestampValue,
+  type DuckDBType,
   type DuckDBValue,
   type DuckDBValueConverter,
   type JS,
@@ -28,7 +29,7 @@ export interface DuckDbOptions {
   threads?: number;
   /** e.g. `2GB`; DuckDB's default is 80% of RAM. */
   memoryLimit?: string;
-  /** Where DuckDB spills when memory runs out; defaults to `<os tmpdir>/cairn-duckdb`. */
+  /** Where DuckDB spills when memory runs out; defaults to `<os tmpdir>/cairn-duckdb-<pid>`. */
   tempDirectory?: string;
 }
 
@@ -127,6 +128,45 @@ const plainConverter: DuckDBValueConverter<PlainValue> = (value, type, converter
 };
 
 /**
+ * A converter specialized for one column's type, so that hot loops over millions of values skip
+ * the generic per-value dispatch.
+ */
+function columnConverter(type: DuckDBType): (value: DuckDBValue) => PlainValue {
+  switch (type.typeId) {
+    case DuckDBTypeId.BOOLEAN:
+    case DuckDBTypeId.TINYINT:
+    case DuckDBTypeId.SMALLINT:
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.UTINYINT:
+    case DuckDBTypeId.USMALLINT:
+    case DuckDBTypeId.UINTEGER:
+    case DuckDBTypeId.FLOAT:
+    case DuckDBTypeId.DOUBLE:
+    case DuckDBTypeId.VARCHAR:
+      return (value) => value as PlainValue;
+    case DuckDBTypeId.BIGINT:
+      return (value) => (value === null ? null : plainBigInt(value as bigint));
+    case DuckDBTypeId.TIMESTAMP: {
+      // Timestamps repeat a lot (events share minutes); formatting dominates otherwise.
+      const cache = new Map<bigint, string>();
+      return (value) => {
+        if (value === null) return null;
+        const micros = (value as DuckDBTimestampValue).micros;
+        let iso = cache.get(micros);
+        if (iso === undefined) {
+          if (cache.size >= 65_536) cache.clear();
+          iso = isoFromMicros(micros);
+          cache.set(micros, iso);
+        }
+        return iso;
+      };
+    }
+    default:
+      return (value) => plainConverter(value, type, plainConverter);
+  }
+}
+
+/**
  * One connection to an in-memory DuckDB database. `connect()` opens siblings on the same database:
  * each has its own temp tables, so concurrent jobs do not see each other's scratch state.
  */
@@ -147,7 +187,8 @@ export class DuckDb {
     const config: Record<string, string> = {
       // Extensions we need (parquet, json, icu) are built in; never reach for the network.
       autoinstall_known_extensions: 'false',
-      temp_directory: opts.tempDirectory ?? path.join(os.tmpdir(), 'cairn-duckdb'),
+      // One spill directory per process, so concurrent processes never share temp files.
+      temp_directory: opts.tempDirectory ?? path.join(os.tmpdir(), `cairn-duckdb-${process.pid}`),
     };
     if (opts.threads !== undefined) config.threads = String(opts.threads);
     if (opts.memoryLimit !== undefined) config.memory_limit = opts.memoryLimit;
@@ -176,8 +217,17 @@ export class DuckDb {
    */
   async *stream<T = Record<string, PlainValue>>(sql: string, params?: SqlParams): AsyncGenerator<T[]> {
     const result: DuckDBResult = await this.connection.stream(sql, params);
-    for await (const rows of result.yieldConvertedRowObjects(plainConverter)) {
-      if (rows.length > 0) yield rows as T[];
+    const names = result.deduplicatedColumnNames();
+    const converters = result.columnTypes().map(columnConverter);
+    for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const columns = chunk.getColumns().map((values, c) => values.map(converters[c]!));
+      const rows = new Array<T>(chunk.rowCount);
+      for (let r = 0; r < chunk.rowCount; r++) {
+        const row: Record<string, PlainValue> = {};
+        for (let c = 0; c < names.length; c++) row[names[c]!] = columns[c]![r]!;
+        rows[r] = row as T;
+      }
+      yield rows;
     }
   }
 

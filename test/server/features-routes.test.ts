@@ -265,7 +265,7 @@ describe.each(METADATA_BACKENDS)('feature store API on $name', ({ name: backend 
       expect(ttl).toMatchObject({ status: 400, body: { error: { details: { errors: [{ path: 'ttl' }] } } } });
       const unknown = await call('POST', '/training-sets', { name: 'x', entityTable: { path: flightsCsv }, eventTimeColumn: 'date', features: ['ghost@1'] });
       expect(unknown).toMatchObject({ status: 400, body: { error: { details: { errors: [{ path: 'features[0]' }] } } } });
-      const badColumn = await call('POST', '/training-sets', { name: 'x', entityTable: { path: flightsCsv }, eventTimeColumn: 'when', features: ['distance'] });
+      const badColumn = await call('POST', '/training-sets', { name: 'x', entityTable: { path: flightsCsv }, eventTimeColumn: 'when', features: [{ ref: 'distance', as: 'miles' }] });
       expect(badColumn).toMatchObject({ status: 400, body: { error: { details: { errors: [{ path: 'eventTimeColumn' }] } } } });
       expect((await call('GET', '/datasets/x')).status).toBe(404);
     });

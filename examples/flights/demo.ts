@@ -1,0 +1,168 @@
+/**
+ * The end-to-end flights scenario that `make demo` runs, in embedded mode: it starts `cairn up`
+ * the way a user would, then drives it through the SDK and the CLI. Later issues extend it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { CairnClient } from '../../src/sdk/index.js';
+import { prepareFlightsData } from './prepare-data.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CAIRN = path.join(ROOT, 'bin', 'cairn.js');
+const HOME = path.join(ROOT, '.cairn', 'demo');
+const DATA = path.join(ROOT, '.cairn', 'data', 'flights.parquet');
+
+let stepNo = 0;
+function step(title: string): void {
+  console.log(`\n\x1b[1m${++stepNo}. ${title}\x1b[0m`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a `cairn` command as a user would type it, echoing the command and its output. */
+function cli(url: string, ...args: string[]): string {
+  console.log(`   $ cairn ${args.map((a) => (/[\s*'(]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+  const res = spawnSync(process.execPath, [CAIRN, ...args, '--url', url], { encoding: 'utf8', env: process.env });
+  const out = `${res.stdout}${res.stderr}`.trimEnd();
+  if (out) console.log(out.replace(/^/gm, '     '));
+  if (res.status !== 0) throw new Error(`cairn ${args[0]} failed with exit code ${res.status}`);
+  return res.stdout;
+}
+
+async function waitUntilReady(client: CairnClient, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`cairn up exited with code ${server.exitCode}`);
+    try {
+      if ((await client.ready()).ready) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('cairn up did not become ready within 60 s');
+}
+
+async function main(): Promise<void> {
+  console.log('Cairn demo: US domestic flights, January–June 2001 (3,000,000 rows)');
+
+  step('Preparing the data');
+  const t0 = performance.now();
+  const { rows } = await prepareFlightsData(DATA);
+  console.log(`   ${DATA} (${rows.toLocaleString('en-US')} flights with a flight_id) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  step('Starting cairn up (embedded: SQLite metadata, SQLite online store)');
+  fs.rmSync(HOME, { recursive: true, force: true });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, [CAIRN, 'up'], {
+    env: { ...process.env, CAIRN_HOME: HOME, CAIRN_PORT: String(port), CAIRN_LOG_LEVEL: 'warn', CAIRN_AUTH: 'off', CAIRN_LOCAL_USER: 'demo' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const client = new CairnClient({ url });
+  try {
+    await waitUntilReady(client, server);
+    console.log(`   listening on ${url} (API docs at ${url}/docs), data in ${HOME}`);
+    await scenario(client, url);
+  } finally {
+    server.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => server.once('exit', (c) => resolve(c)));
+    console.log(`\ncairn up stopped (exit code ${code}).`);
+  }
+}
+
+async function scenario(client: CairnClient, url: string): Promise<void> {
+  step('Registering the source and the entities');
+  cli(url, 'sources', 'create', 'flights', '--path', DATA, '--timestamp-column', 'date', '--description', 'US domestic flights, Jan-Jun 2001');
+  await client.entities.create({ name: 'flight', joinKeys: ['flight_id'], description: 'one scheduled flight' });
+  await client.entities.create({ name: 'airport', joinKeys: ['airport'], description: 'a US airport (IATA code)' });
+  console.log('   entities: flight (flight_id), airport (airport)');
+
+  step('Defining features');
+  const rate = 'avg(CASE WHEN delay > 15 THEN 1.0 ELSE 0.0 END)';
+  const defs = [
+    { name: 'dep_hour', entity: 'flight', valueType: 'int64', expression: 'hour(date)', description: 'scheduled departure hour' },
+    { name: 'day_of_week', entity: 'flight', valueType: 'int64', expression: 'dayofweek(date)', description: '0 = Sunday' },
+    { name: 'distance', entity: 'flight', valueType: 'float64', expression: 'distance', description: 'miles' },
+    { name: 'origin_delay_rate_7d', entity: 'airport', valueType: 'float64', expression: rate, window: '7d', keyColumns: { airport: 'origin' }, description: 'share of departures delayed > 15 min over the last 7 days' },
+    { name: 'origin_flights_24h', entity: 'airport', valueType: 'int64', expression: 'count(*)', window: '24h', keyColumns: { airport: 'origin' }, description: 'departures in the last 24 hours' },
+    { name: 'dest_delay_rate_7d', entity: 'airport', valueType: 'float64', expression: rate, window: '7d', keyColumns: { airport: 'destination' }, description: 'share of arrivals delayed > 15 min over the last 7 days' },
+  ] as const;
+  for (const d of defs) {
+    const f = await client.features.create({ ...d, source: 'flights' });
+    console.log(`   ${f.name}@${f.version}  ${f.window ? `window ${f.window}, ` : ''}${f.expression}`);
+  }
+  const refused = await client.features
+    .create({ name: 'bad', entity: 'flight', source: 'flights', valueType: 'float64', expression: 'origin' })
+    .catch((e: Error) => e.message);
+  console.log(`   a feature whose expression does not give its type is refused: ${refused}`);
+
+  step('Versioning: dep_hour becomes the fractional hour');
+  const v2 = await client.features.update('dep_hour', { expression: 'hour(date) + minute(date) / 60.0', valueType: 'float64', description: 'scheduled departure time of day, in hours' });
+  console.log(`   dep_hour is now version ${v2.version} (changed: ${v2.changes.join(', ')}); version 1 stays readable:`);
+  cli(url, 'features', 'versions', 'dep_hour');
+  const noop = await client.features.update('dep_hour', { expression: 'hour(date) + minute(date) / 60.0' });
+  console.log(`   an update that changes nothing mints no version (still version ${noop.version}, created: ${noop.created})`);
+
+  step('Pinning the model inputs in a feature set');
+  const set = await client.featureSets.create({
+    name: 'flight_delay',
+    description: 'inputs of the flight delay model',
+    features: [
+      'dep_hour@2',
+      'day_of_week@1',
+      'distance@1',
+      { ref: 'origin_delay_rate_7d@1', joinOn: { airport: 'origin' } },
+      { ref: 'origin_flights_24h@1', joinOn: { airport: 'origin' } },
+      { ref: 'dest_delay_rate_7d@1', joinOn: { airport: 'destination' } },
+    ],
+  });
+  console.log(`   flight_delay@${set.version}: ${set.features.map((f) => f.ref).join(', ')}`);
+
+  step('Building the point-in-time training set for January (label: delayed > 15 minutes)');
+  const built = await client.trainingSets.build({
+    name: 'flights_jan',
+    entityTable: {
+      query: `SELECT flight_id, origin, destination, date AS event_time, delay > 15 AS delayed FROM read_parquet('${DATA}') WHERE date < TIMESTAMP '2001-02-01'`,
+    },
+    eventTimeColumn: 'event_time',
+    featureSet: 'flight_delay@1',
+  });
+  const ds = built.dataset;
+  console.log(`   dataset ${ds.name}@${ds.version}: ${ds.rowCount.toLocaleString('en-US')} rows in ${built.seconds.toFixed(2)} s (${Math.round(ds.rowCount / built.seconds).toLocaleString('en-US')} rows/s)`);
+  console.log(`   content hash ${ds.contentHash}`);
+  console.log(`   columns: ${ds.schema.map((c) => `${c.name} ${c.type}`).join(', ')}`);
+  console.log(`   features: ${ds.features.map((f) => `${f.as} ← ${f.ref}`).join(', ')}`);
+
+  step('Materializing the airport features into the online store');
+  cli(url, 'materialize', '--entity', 'airport', '--end', '2001-03-31T23:59:59Z');
+  console.log('   …and incrementally up to the end of June, from where the first run ended:');
+  cli(url, 'materialize', '--entity', 'airport', '--incremental', '--end', '2001-06-30T23:59:59Z');
+
+  step('Reading feature vectors back, pinned to the versions the model trains on');
+  cli(url, 'online', 'get', '--feature', 'origin_delay_rate_7d@1,airport=origin', '--feature', 'origin_flights_24h@1,airport=origin', '--feature', 'dest_delay_rate_7d@1,airport=destination', '--row', 'origin=ATL,destination=ORD', '--row', 'origin=ORD,destination=LAX', '--row', 'origin=SFO,destination=JFK');
+
+  step('Summary');
+  const features = await client.features.list();
+  const datasets = await client.datasets.list();
+  const runs = await client.materializations.list();
+  console.log(`   features: ${features.items.length} (${features.items.map((f) => `${f.name}@${f.version}`).join(', ')})`);
+  console.log(`   datasets: ${datasets.items.map((d) => `${d.name}@${d.version} (${d.rowCount.toLocaleString('en-US')} rows)`).join(', ')}`);
+  console.log(`   materializations: ${runs.items.map((m) => `${m.status} ${m.doneKeys} keys`).join('; ')}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
