@@ -11,8 +11,10 @@ import { prepareFlightsData } from './prepare-data.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CAIRN = path.join(ROOT, 'bin', 'cairn.js');
-const HOME = path.join(ROOT, '.cairn', 'demo');
-const DATA = path.join(ROOT, '.cairn', 'data', 'flights.parquet');
+// CAIRN_DEMO_DIR lets the end-to-end test run the demo in a temp dir beside a user's own run.
+const DEMO_DIR = process.env.CAIRN_DEMO_DIR ?? path.join(ROOT, '.cairn');
+const HOME = path.join(DEMO_DIR, 'demo');
+const DATA = path.join(DEMO_DIR, 'data', 'flights.parquet');
 
 let stepNo = 0;
 function step(title: string): void {

@@ -53,6 +53,7 @@ export class Materializer {
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly batchSize = BATCH_SIZE,
   ) {}
 
   /** Marks runs left running by a process that died as failed, so they can be resumed. */
@@ -211,7 +212,7 @@ export class Materializer {
         features,
         start: m.windowStart,
         end: m.windowEnd,
-        batchSize: BATCH_SIZE,
+        batchSize: this.batchSize,
         onTotal: (total) => void this.store.updateMaterialization(m.id, { totalKeys: total }),
       },
       async (rows) => {

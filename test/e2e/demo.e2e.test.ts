@@ -1,0 +1,32 @@
+/** `make demo` as a user runs it: the whole flights scenario against a real `cairn up`. */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/backends.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+describe('the flights demo', () => {
+  const dir = tempDir('cairn-demo-');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('runs end to end and prints what it built', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'examples/flights/demo.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CAIRN_DEMO_DIR: dir },
+      timeout: 180_000,
+    });
+    const out = res.stdout + res.stderr;
+    expect(res.status, out).toBe(0);
+    expect(out).toContain('3,000,000 flights');
+    expect(out).toMatch(/dep_hour is now version 2 \(changed: valueType, expression, description\)/);
+    expect(out).toContain('a feature whose expression does not give its type is refused');
+    expect(out).toMatch(/dataset flights_jan@1: 508,239 rows/);
+    expect(out).toMatch(/content hash sha256:[0-9a-f]{64}/);
+    expect(out).toMatch(/status:\s+succeeded/);
+    expect(out).toMatch(/ATL\s+ORD\s+0\.\d+\s+\d+\s+0\.\d+/);
+    expect(out).toContain('cairn up stopped (exit code 0)');
+  });
+});
