@@ -155,3 +155,14 @@ export function assertSafeToListen(config: CairnConfig): void {
     );
   }
 }
+
+/** A URL with its password masked, for messages, logs and `cairn config`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

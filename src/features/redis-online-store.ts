@@ -7,7 +7,7 @@
  */
 import { Redis, type ChainableCommander, type Result } from 'ioredis';
 import { CairnError } from '../core/errors.js';
-import { redactUrl } from '../storage/db.js';
+import { redactUrl } from '../core/config.js';
 import type { FeatureValue } from './model.js';
 import { encodeEntityKey, normalizeEventTime, type EntityKey, type OnlineStore, type OnlineValue, type OnlineWriteRow } from './online-store.js';
 

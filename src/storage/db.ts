@@ -3,7 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
-import type { DatabaseConfig } from '../core/config.js';
+import { redactUrl, type DatabaseConfig } from '../core/config.js';
 import { CairnError } from '../core/errors.js';
 import type { Schema } from './schema.js';
 import * as m0001 from './migrations/0001-foundation.js';
@@ -92,17 +92,6 @@ async function migrate(database: Database): Promise<void> {
   });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
-}
-
-/** A URL with its password masked, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /** True when a driver error is a unique/primary-key violation, on either dialect. */

@@ -157,6 +157,13 @@ describe('cairn CLI', () => {
     expect(run.stderr).toContain('"eighty"');
   });
 
+  it('refuses to start with auth off on a non-loopback address unless told to', async () => {
+    const run = await cairn(['up'], { CAIRN_HOST: '0.0.0.0', CAIRN_HOME: dataDir });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain('refusing to listen on 0.0.0.0 with auth off');
+    expect(run.stderr).toContain('CAIRN_ALLOW_INSECURE_BIND');
+  });
+
   it('exits 2 on an unknown command or option', async () => {
     const command = await cairn(['entitees', 'list']);
     expect(command.code).toBe(2);

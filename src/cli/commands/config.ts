@@ -1,32 +1,20 @@
 import type { Command } from 'commander';
-import { CONFIG_VARIABLES, loadConfig, type CairnConfig } from '../../core/config.js';
+import { CONFIG_VARIABLES, loadConfig, redactUrl, type CairnConfig } from '../../core/config.js';
 import { wantsJson } from '../context.js';
 import { formatKeyValues, formatTable, printResult } from '../output.js';
 
-/** A URL with its password replaced, fit to print. */
-function redact(url: string | null): string | null {
-  if (url === null) return null;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
 /** The configuration with the passwords of its URLs hidden. */
 function redacted(config: CairnConfig): CairnConfig {
-  const database = config.database.kind === 'postgres' ? { kind: 'postgres' as const, url: redact(config.database.url)! } : config.database;
-  return { ...config, database, redisUrl: redact(config.redisUrl) };
+  const database = config.database.kind === 'postgres' ? { kind: 'postgres' as const, url: redactUrl(config.database.url) } : config.database;
+  return { ...config, database, redisUrl: (config.redisUrl && redactUrl(config.redisUrl)) };
 }
 
 function effective(config: CairnConfig): [string, unknown][] {
-  const db = config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : redact(config.database.url);
+  const db = config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : redactUrl(config.database.url);
   return [
     ['home', config.home],
     ['database', db],
-    ['redis', redact(config.redisUrl) ?? 'none (online store in SQLite)'],
+    ['redis', (config.redisUrl && redactUrl(config.redisUrl)) ?? 'none (online store in SQLite)'],
     ['listen', `${config.host}:${config.port}`],
     ['auth', config.auth.enabled ? 'on' : `off (everything acts as ${config.auth.localUser}, admin)`],
     ['local user', config.auth.localUser],
@@ -47,7 +35,7 @@ export function registerConfig(program: Command): void {
       const variables = Object.entries(CONFIG_VARIABLES).map(([name, meaning]) => {
         const raw = process.env[name];
         // Connection URLs may carry passwords.
-        const value = raw === undefined ? null : name.endsWith('_URL') ? redact(raw) : raw;
+        const value = raw === undefined ? null : name.endsWith('_URL') ? redactUrl(raw) : raw;
         return { name, value, meaning };
       });
       printResult(wantsJson(cmd), { config: redacted(config), variables }, () =>
