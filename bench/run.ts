@@ -6,6 +6,7 @@ import os from 'node:os';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   features: async () => (await import('./features.js')).benchFeatures(),
+  tracking: async () => (await import('./tracking.js')).benchTracking(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -8,10 +8,12 @@ import { Command, CommanderError } from 'commander';
 import { registerConfig } from './commands/config.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerEntities } from './commands/entities.js';
+import { registerExperiments } from './commands/experiments.js';
 import { registerFeatureSets } from './commands/feature-sets.js';
 import { registerFeatures } from './commands/features.js';
 import { registerMaterialize } from './commands/materialize.js';
 import { registerOnline } from './commands/online.js';
+import { registerRuns } from './commands/runs.js';
 import { registerSources } from './commands/sources.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTrainingSets } from './commands/training-sets.js';
@@ -23,7 +25,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 /** The whole command tree; errors are thrown to `main` instead of exiting, so it picks the exit code. */
 export function buildProgram(): Command {
   const program = new Command('cairn')
-    .description('Cairn: features, training sets and the online store of one ML platform')
+    .description('Cairn: features, training sets, the online store and experiment tracking of one ML platform')
     .version(version)
     .option('--url <url>', 'server URL (default $CAIRN_URL, else http://127.0.0.1:8080)')
     .option('--token <token>', 'API token (default $CAIRN_TOKEN)')
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
     registerDatasets,
     registerMaterialize,
     registerOnline,
+    registerExperiments,
+    registerRuns,
   ]) {
     register(program);
   }

@@ -32,6 +32,7 @@ import type {
   ValueType,
 } from '../features/index.js';
 import type { ApiToken, Role } from '../identity/index.js';
+import { TrackingClient } from './tracking.js';
 
 export type { Page };
 
@@ -136,6 +137,8 @@ type QueryValue = string | number | boolean | null | undefined;
 interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** Bytes to send as they are (artifact uploads), instead of a JSON `body`. */
+  raw?: { body: Uint8Array | AsyncIterable<Uint8Array>; contentType: string; length?: number };
   /** undefined: the client's default; 0: none. */
   timeoutMs?: number;
   /** Non-2xx statuses that still carry a normal answer (/readyz answers 503 with its checks). */
@@ -330,6 +333,17 @@ export class CairnClient {
     read: (input: OnlineReadInput) => this.request<OnlineReadResult>('POST', '/api/v1/online-features', { body: input }),
   };
 
+  private readonly tracking = new TrackingClient({
+    request: (method, route, options) => this.request(method, route, options),
+    download: (route, toPath, options) => this.download(route, toPath, options ?? {}),
+  });
+
+  /** Experiments: create, get, list. */
+  readonly experiments = this.tracking.experiments;
+
+  /** Runs: start one with a buffered logger, log, end, search, compare, artifacts. */
+  readonly runs = this.tracking.runs;
+
   readonly tokens = {
     /** Creates a token (admin). The `secret` in the answer is never shown again. */
     create: (input: { user: string; role: Role; name?: string }) =>
@@ -428,6 +442,8 @@ export class CairnClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.raw) headers['content-type'] = options.raw.contentType;
+    if (options.raw?.length !== undefined) headers['content-length'] = String(options.raw.length);
 
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const controller = new AbortController();
@@ -443,7 +459,9 @@ export class CairnClient {
         res = await fetch(url, {
           method,
           headers,
-          body: options.body === undefined ? undefined : JSON.stringify(options.body),
+          body: options.raw ? options.raw.body : options.body === undefined ? undefined : JSON.stringify(options.body),
+          // A streamed body must say so; undici sends it as it is read.
+          ...(options.raw ? { duplex: 'half' as const } : {}),
           signal: controller.signal,
         });
       } catch (err) {

@@ -18,3 +18,20 @@ export type {
   OnlineReadResult,
 } from '../features/index.js';
 export type { ApiToken, Role } from '../identity/index.js';
+export { TrackingClient, ExperimentsClient, RunsClient, RunLogger, type RunLoggerOptions, type UploadedArtifact } from './tracking.js';
+export type {
+  ComparedValue,
+  CreateExperimentInput,
+  CreateRunInput,
+  EndStatus,
+  Experiment,
+  LogBatchInput,
+  MetricPoint,
+  Run,
+  RunArtifact,
+  RunComparison,
+  RunInputs,
+  RunSource,
+  RunStatus,
+  SearchRunsInput,
+} from '../tracking/index.js';

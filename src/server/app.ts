@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import { featureRoutes } from '../features/index.js';
 import { tokenRoutes } from '../identity/index.js';
+import { trackingRoutes } from '../tracking/index.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
 import { installMetrics } from './metrics.js';
@@ -33,7 +34,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Cairn API', version: '1', description: 'Features, training sets and the online store; more domains follow.' },
+      info: { title: 'Cairn API', version: '1', description: 'Features, training sets, the online store and experiment tracking; more domains follow.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -59,6 +60,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
 
   await app.register(featureRoutes(platform.features), { prefix: API_PREFIX });
   await app.register(tokenRoutes(platform.tokens), { prefix: API_PREFIX });
+  await app.register(trackingRoutes(platform.tracking), { prefix: API_PREFIX });
   return app;
 }
 

@@ -17,6 +17,7 @@ import {
   type OnlineStore,
 } from '../features/index.js';
 import { SqlTokenStore, TokenService } from '../identity/index.js';
+import { SqlTrackingStore, TrackingService, featureStoreCatalog } from '../tracking/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -38,6 +39,7 @@ export interface Platform {
     materializer: Materializer;
     online: OnlineReads;
   };
+  tracking: TrackingService;
   /** Waits for background work, then closes every store. */
   close(): Promise<void>;
 }
@@ -72,6 +74,13 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       online,
       tokens: new TokenService(new SqlTokenStore(database.db), clock),
       features: { definitions, trainingSets, materializer, online: new OnlineReads(definitions, online) },
+      tracking: new TrackingService(
+        new SqlTrackingStore(database.db, database.dialect),
+        artifacts,
+        bus,
+        clock,
+        featureStoreCatalog(definitions, trainingSets),
+      ),
       close: async () => {
         await materializer.drain();
         for (const c of opened.reverse()) await c.close();

@@ -7,6 +7,7 @@ import { redactUrl, type DatabaseConfig } from '../core/config.js';
 import { CairnError } from '../core/errors.js';
 import type { Schema } from './schema.js';
 import * as m0001 from './migrations/0001-foundation.js';
+import * as m0002 from './migrations/0002-tracking.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -24,6 +25,7 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
 /** Numbered, forward-only migrations; applied in order at start. Never edit one that has shipped. */
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-foundation': m0001,
+  '0002-tracking': m0002,
 };
 
 class StaticMigrations implements MigrationProvider {

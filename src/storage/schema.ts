@@ -126,6 +126,54 @@ export interface EventTable {
   payload: string;
 }
 
+export interface ExperimentTable {
+  name: string;
+  description: string;
+  tags: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface RunTable {
+  id: string;
+  experiment: string;
+  name: string;
+  status: string;
+  start_time: string;
+  end_time: string | null;
+  author: string;
+  ended_by: string | null;
+  parent_run_id: string | null;
+  inputs: string;
+  source: string;
+}
+
+/** A run's param or tag; `num_value` is the value as a number when it is one, else null. */
+export interface RunKeyValueTable {
+  run_id: string;
+  key: string;
+  value: string;
+  num_value: number | null;
+}
+
+/** One metric point; `latest_metrics` holds the newest per (run, key), `metric_history` all. */
+export interface MetricPointTable {
+  run_id: string;
+  key: string;
+  value: number;
+  step: number;
+  timestamp: string;
+}
+
+export interface RunArtifactTable {
+  run_id: string;
+  path: string;
+  digest: string;
+  size: number;
+  created_at: string;
+  created_by: string;
+}
+
 export interface Schema {
   api_tokens: ApiTokenTable;
   entities: EntityTable;
@@ -139,4 +187,11 @@ export interface Schema {
   materializations: MaterializationTable;
   online_watermarks: OnlineWatermarkTable;
   events: EventTable;
+  experiments: ExperimentTable;
+  runs: RunTable;
+  run_params: RunKeyValueTable;
+  run_tags: RunKeyValueTable;
+  latest_metrics: MetricPointTable;
+  metric_history: MetricPointTable;
+  run_artifacts: RunArtifactTable;
 }
