@@ -16,6 +16,7 @@ import { registerOnline } from './commands/online.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSources } from './commands/sources.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerTrain } from './commands/train.js';
 import { registerTrainingSets } from './commands/training-sets.js';
 import { registerUp } from './commands/up.js';
 import { printError } from './output.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
     registerOnline,
     registerExperiments,
     registerRuns,
+    registerTrain,
   ]) {
     register(program);
   }

@@ -125,3 +125,18 @@ export function positiveInt(option: string): (value: string) => number {
     return n;
   };
 }
+
+/**
+ * Parses repeated `--param key=value` into typed values: numbers (coerceValue's rule, plus
+ * exponents like 1e-3), true/false, null; anything else stays text.
+ */
+export function parseParams(items: string[], option = '--param'): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const [key, text] of Object.entries(parsePairs(items, option))) {
+    if (text === 'null') out[key] = null;
+    else if (text === 'true' || text === 'false') out[key] = text === 'true';
+    else if (/^-?(\d+\.?\d*|\.\d+)e[-+]?\d+$/i.test(text)) out[key] = Number(text);
+    else out[key] = coerceValue(text);
+  }
+  return out;
+}

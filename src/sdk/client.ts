@@ -33,6 +33,7 @@ import type {
 } from '../features/index.js';
 import type { ApiToken, Role } from '../identity/index.js';
 import { TrackingClient } from './tracking.js';
+import type { TrainerName, TrainRequest, TrainingOutcome } from '../training/index.js';
 
 export type { Page };
 
@@ -343,6 +344,22 @@ export class CairnClient {
 
   /** Runs: start one with a buffered logger, log, end, search, compare, artifacts. */
   readonly runs = this.tracking.runs;
+
+  readonly training = {
+    /** The built-in trainers and their parameters (snake_case) with defaults. */
+    trainers: async () => (await this.request<{ items: { name: TrainerName; params: Record<string, unknown> }[] }>('GET', '/api/v1/trainers')).items,
+    /**
+     * Trains a built-in model on a dataset version as a tracked run. Returns at once with the
+     * running run unless `wait`, then with the outcome (a failed training is returned, not thrown).
+     * Throws VALIDATION_FAILED naming every bad field or parameter, DATASET_NOT_FOUND.
+     */
+    start: (input: TrainRequest, options: CallOptions & { wait?: boolean } = {}) =>
+      this.request<TrainingOutcome>('POST', '/api/v1/training-runs', {
+        body: input,
+        query: options.wait ? { wait: 'true' } : {},
+        timeoutMs: options.timeoutMs ?? (options.wait ? 0 : undefined),
+      }),
+  };
 
   readonly tokens = {
     /** Creates a token (admin). The `secret` in the answer is never shown again. */

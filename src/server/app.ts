@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySche
 import { featureRoutes } from '../features/index.js';
 import { tokenRoutes } from '../identity/index.js';
 import { trackingRoutes } from '../tracking/index.js';
+import { trainingRoutes } from '../training/index.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
 import { installMetrics } from './metrics.js';
@@ -61,6 +62,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   await app.register(featureRoutes(platform.features), { prefix: API_PREFIX });
   await app.register(tokenRoutes(platform.tokens), { prefix: API_PREFIX });
   await app.register(trackingRoutes(platform.tracking), { prefix: API_PREFIX });
+  await app.register(trainingRoutes(platform.training), { prefix: API_PREFIX });
   return app;
 }
 

@@ -18,6 +18,7 @@ import {
 } from '../features/index.js';
 import { SqlTokenStore, TokenService } from '../identity/index.js';
 import { SqlTrackingStore, TrackingService, featureStoreCatalog } from '../tracking/index.js';
+import { TrainingService } from '../training/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -40,6 +41,7 @@ export interface Platform {
     online: OnlineReads;
   };
   tracking: TrackingService;
+  training: TrainingService;
   /** Waits for background work, then closes every store. */
   close(): Promise<void>;
 }
@@ -63,6 +65,15 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
     const interrupted = await materializer.recoverInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'marked interrupted materializations as failed; resume them');
 
+    const tracking = new TrackingService(
+      new SqlTrackingStore(database.db, database.dialect),
+      artifacts,
+      bus,
+      clock,
+      featureStoreCatalog(definitions, trainingSets),
+    );
+    const training = new TrainingService(tracking, trainingSets, artifacts, path.join(config.home, 'tmp'), logger);
+
     return {
       config,
       clock,
@@ -74,15 +85,10 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       online,
       tokens: new TokenService(new SqlTokenStore(database.db), clock),
       features: { definitions, trainingSets, materializer, online: new OnlineReads(definitions, online) },
-      tracking: new TrackingService(
-        new SqlTrackingStore(database.db, database.dialect),
-        artifacts,
-        bus,
-        clock,
-        featureStoreCatalog(definitions, trainingSets),
-      ),
+      tracking,
+      training,
       close: async () => {
-        await materializer.drain();
+        await Promise.all([materializer.drain(), training.drain()]);
         for (const c of opened.reverse()) await c.close();
       },
     };

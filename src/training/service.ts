@@ -1,0 +1,236 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { CairnError, ValidationErrors } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { requireRole, type Actor } from '../identity/index.js';
+import type { DatasetVersion, TrainingSets } from '../features/index.js';
+import type { Run, TrackingService } from '../tracking/index.js';
+import type { TrainJobResult } from './job.js';
+import { TRAINERS, type TrainJob, type TrainRequest } from './model.js';
+import { translateParams } from './params.js';
+import { runInWorker } from './run-worker.js';
+
+/** How a finished training went, for callers that wait. */
+export interface TrainingOutcome {
+  run: Run;
+  result: Omit<TrainJobResult, 'model' | 'onnx' | 'profile'> | null;
+  error: string | null;
+}
+
+/** Per-iteration metrics are sent to the run in batches, never one call per iteration. */
+const FLUSH_EVERY_MS = 250;
+const FLUSH_AT_POINTS = 200;
+
+function parseDatasetRef(text: unknown, field: string, v: ValidationErrors): { name: string; version: number | null } | null {
+  const m = typeof text === 'string' ? /^([a-z][a-z0-9_]{0,63})(?:@(latest|\d+))?$/.exec(text) : null;
+  if (!m) {
+    v.add(field, 'expected a dataset version like flights_jan@1 (or flights_jan for the latest)');
+    return null;
+  }
+  return { name: m[1]!, version: m[2] === undefined || m[2] === 'latest' ? null : Number(m[2]) };
+}
+
+/** Metric names for the run: `valid_auc`, `train_log_loss`, …  */
+function prefixed(prefix: string, metrics: object): { key: string; value: number }[] {
+  return Object.entries(metrics)
+    .filter(([, value]) => typeof value === 'number' && Number.isFinite(value))
+    .map(([key, value]) => ({ key: `${prefix}_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, value: value as number }));
+}
+
+/**
+ * Trains Cairn's built-in models on feature-store datasets as tracked runs: the run records the
+ * parameters, the dataset version and feature versions it used, per-iteration and final metrics,
+ * and the model as ONNX with its signature and training-data profile. Training runs in a worker
+ * thread; the run is created (and returned) before the fit starts.
+ */
+export class TrainingService {
+  private readonly running = new Map<string, Promise<TrainingOutcome>>();
+
+  constructor(
+    private readonly tracking: TrackingService,
+    private readonly datasets: TrainingSets,
+    private readonly artifacts: ArtifactStore,
+    private readonly workDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Validates the request, creates the run and starts training. Throws VALIDATION_FAILED for a bad
+   * request (every problem at once), DATASET_NOT_FOUND for an unknown dataset version.
+   */
+  async start(request: TrainRequest, actor: Actor): Promise<Run> {
+    requireRole(actor, 'editor', 'training a model');
+    const v = new ValidationErrors();
+    if (typeof request.experiment !== 'string' || request.experiment === '') v.add('experiment', 'required');
+    if (!TRAINERS.includes(request.trainer)) v.add('trainer', `must be one of ${TRAINERS.join(', ')}`);
+    if (typeof request.label !== 'string' || request.label === '') v.add('label', 'required: the label column');
+    const trainRef = parseDatasetRef(request.dataset, 'dataset', v);
+    let validRef: ReturnType<typeof parseDatasetRef> = null;
+    let fraction: number | null = null;
+    const validation = request.validation ?? { fraction: 0.2 };
+    if ('dataset' in validation) validRef = parseDatasetRef(validation.dataset, 'validation.dataset', v);
+    else if (!(typeof validation.fraction === 'number' && validation.fraction > 0 && validation.fraction < 1)) {
+      v.add('validation.fraction', 'must be a number between 0 and 1 (exclusive)');
+    } else fraction = validation.fraction;
+    for (const field of ['features', 'categorical'] as const) {
+      const list = request[field];
+      if (list !== undefined && (!Array.isArray(list) || list.some((c) => typeof c !== 'string' || c === ''))) v.add(field, 'expected a list of column names');
+    }
+    v.throwIfAny();
+    const params = translateParams(request.trainer, request.params ?? {});
+
+    const train = await this.datasets.get(trainRef!.name, trainRef!.version);
+    const valid = validRef ? await this.datasets.get(validRef.name, validRef.version) : null;
+    const features = request.features ?? train.features.map((f) => f.as);
+    this.checkColumns(train, request.label, features, request.categorical, 'dataset', v);
+    if (valid) this.checkColumns(valid, request.label, features, undefined, 'validation.dataset', v);
+    v.throwIfAny();
+
+    await this.ensureExperiment(request.experiment, actor);
+    const logged: Record<string, string | number | boolean> = {
+      trainer: request.trainer,
+      label: request.label,
+      features: features.join(','),
+      validation: valid ? `${valid.name}@${valid.version}` : `fraction ${fraction}`,
+    };
+    if (request.categorical) logged.categorical = request.categorical.join(',');
+    for (const [k, value] of Object.entries(request.params ?? {})) logged[k] = value === null ? 'null' : (value as string | number | boolean);
+    const run = await this.tracking.createRun(
+      {
+        experiment: request.experiment,
+        ...(request.runName ? { name: request.runName } : {}),
+        params: logged,
+        tags: { 'cairn.trainer': request.trainer, ...(request.tags ?? {}) },
+        inputs: { dataset: { ref: `${train.name}@${train.version}`, contentHash: train.contentHash }, features: train.features.map((f) => f.ref) },
+        source: { command: `cairn train --trainer ${request.trainer} --dataset ${train.name}@${train.version}`, ...(request.codeVersion ? { codeVersion: request.codeVersion } : {}) },
+        ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
+      },
+      actor,
+    );
+
+    const job: TrainJob = {
+      trainer: request.trainer,
+      trainPath: await this.localPath(train),
+      validationPath: valid ? await this.localPath(valid) : null,
+      validationFraction: fraction,
+      label: request.label,
+      features,
+      categorical: request.categorical,
+      params,
+      seed: typeof params.seed === 'number' ? params.seed : 0,
+    };
+    const outcome = this.execute(run, job, actor).finally(() => this.running.delete(run.id));
+    this.running.set(run.id, outcome);
+    return run;
+  }
+
+  /** Resolves when the run's training ends; null when no training of that run is in this process. */
+  async wait(runId: string): Promise<TrainingOutcome | null> {
+    return (await this.running.get(runId)) ?? null;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private checkColumns(ds: DatasetVersion, label: string, features: string[], categorical: string[] | undefined, field: string, v: ValidationErrors): void {
+    const columns = new Set(ds.schema.map((c) => c.name));
+    const where = `dataset ${ds.name}@${ds.version}`;
+    if (!columns.has(label)) v.add('label', `${where} has no column ${JSON.stringify(label)}`);
+    features.forEach((f, i) => {
+      if (!columns.has(f)) v.add(`features[${i}]`, `${where} has no column ${JSON.stringify(f)}`);
+      if (f === label) v.add(`features[${i}]`, 'the label cannot also be an input');
+    });
+    categorical?.forEach((c, i) => {
+      if (!features.includes(c)) v.add(`categorical[${i}]`, `${JSON.stringify(c)} is not one of the features`);
+    });
+    if (features.length === 0) v.add(field === 'dataset' ? 'features' : field, 'at least one input column is required');
+  }
+
+  private async ensureExperiment(name: string, actor: Actor): Promise<void> {
+    try {
+      await this.tracking.getExperiment(name);
+    } catch (err) {
+      if (!(err instanceof CairnError && err.code === 'EXPERIMENT_NOT_FOUND')) throw err;
+      try {
+        await this.tracking.createExperiment({ name }, actor);
+      } catch (e) {
+        if (!(e instanceof CairnError && e.code === 'ALREADY_EXISTS')) throw e; // created meanwhile
+      }
+    }
+  }
+
+  private async localPath(ds: DatasetVersion): Promise<string> {
+    if (!this.artifacts.localPath) throw new CairnError('UNAVAILABLE', 'training needs an artifact store with local files');
+    return this.artifacts.localPath(ds.contentHash);
+  }
+
+  private async execute(run: Run, job: TrainJob, actor: Actor): Promise<TrainingOutcome> {
+    let pending: { key: string; value: number; step: number }[] = [];
+    let lastFlush = performance.now();
+    let flushing: Promise<unknown> = Promise.resolve();
+    const flush = () => {
+      if (pending.length === 0) return flushing;
+      const metrics = pending;
+      pending = [];
+      lastFlush = performance.now();
+      flushing = flushing.then(() => this.tracking.logBatch(run.id, { metrics }, actor));
+      return flushing;
+    };
+    try {
+      const result = await runInWorker(job, (event) => {
+        if (event.type !== 'iteration') return;
+        for (const [key, value] of Object.entries(event.report.metrics)) pending.push({ key, value, step: event.report.iteration });
+        if (pending.length >= FLUSH_AT_POINTS || performance.now() - lastFlush > FLUSH_EVERY_MS) void flush();
+      });
+      await flush();
+      const summary = [
+        ...prefixed('valid', result.metrics.valid),
+        ...prefixed('train', result.metrics.train),
+        { key: 'fit_seconds', value: result.seconds.fit },
+        { key: 'iterations', value: result.iterations },
+        ...(result.bestIteration !== null ? [{ key: 'best_iteration', value: result.bestIteration }] : []),
+      ];
+      await this.tracking.logBatch(
+        run.id,
+        { metrics: summary, tags: [{ key: 'cairn.train_rows', value: String(result.rows.train) }, { key: 'cairn.valid_rows', value: String(result.rows.valid) }] },
+        actor,
+      );
+      await this.storeModel(run.id, result, actor);
+      const ended = await this.tracking.endRun(run.id, { status: 'finished' }, actor);
+      const { model: _m, onnx: _o, profile: _p, ...rest } = result;
+      return { run: ended, result: rest, error: null };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.logger.warn({ run: run.id, err }, 'training failed');
+      await flush().catch(() => {});
+      await this.tracking.logBatch(run.id, { tags: [{ key: 'cairn.error', value: message.slice(0, 4000) }] }, actor).catch(() => {});
+      const ended = await this.tracking.endRun(run.id, { status: 'failed' }, actor).catch(() => run);
+      return { run: ended, result: null, error: message };
+    }
+  }
+
+  /** The model files a registry version is later made from, under `model/` in the run. */
+  private async storeModel(runId: string, result: TrainJobResult, actor: Actor): Promise<void> {
+    const dir = path.join(this.workDir, newId('train'));
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      const files: [string, string | Uint8Array][] = [
+        ['model/model.onnx', result.onnx],
+        ['model/model.json', JSON.stringify(result.model)],
+        ['model/signature.json', JSON.stringify(result.signature, null, 2)],
+        ['model/profile.json', JSON.stringify(result.profile, null, 2)],
+      ];
+      if (result.model.type === 'gbdt') files.push(['model/feature_importance.json', JSON.stringify(result.model.featureImportance, null, 2)]);
+      for (const [name, content] of files) {
+        const local = path.join(dir, path.basename(name));
+        fs.writeFileSync(local, content);
+        await this.tracking.logArtifactFile(runId, name, local, actor);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
