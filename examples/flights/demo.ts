@@ -147,6 +147,32 @@ async function scenario(client: CairnClient, url: string): Promise<void> {
   console.log(`   columns: ${ds.schema.map((c) => `${c.name} ${c.type}`).join(', ')}`);
   console.log(`   features: ${ds.features.map((f) => `${f.as} ← ${f.ref}`).join(', ')}`);
 
+  step('Building February the same way, to evaluate on');
+  const feb = await client.trainingSets.build({
+    name: 'flights_feb',
+    entityTable: {
+      query: `SELECT flight_id, origin, destination, date AS event_time, delay > 15 AS delayed FROM read_parquet('${DATA}') WHERE date >= TIMESTAMP '2001-02-01' AND date < TIMESTAMP '2001-03-01'`,
+    },
+    eventTimeColumn: 'event_time',
+    featureSet: 'flight_delay@1',
+  });
+  console.log(`   dataset flights_feb@${feb.dataset.version}: ${feb.dataset.rowCount.toLocaleString('en-US')} rows in ${feb.seconds.toFixed(2)} s`);
+
+  step('Training a linear baseline and a gbdt on January, evaluated on February');
+  const inputs = 'dep_hour,day_of_week,distance,origin,destination,origin_delay_rate_7d,origin_flights_24h,dest_delay_rate_7d';
+  const common = ['--experiment', 'flight-delay', '--dataset', 'flights_jan@1', '--validation', 'flights_feb@1', '--label', 'delayed', '--features', inputs];
+  const runIds: string[] = [];
+  for (const args of [
+    ['--trainer', 'linear', '--name', 'linear-baseline', '--param', 'l2=1'],
+    ['--trainer', 'gbdt', '--name', 'gbdt-100', '--param', 'n_trees=100', '--param', 'learning_rate=0.1', '--param', 'max_leaves=31', '--param', 'min_samples_leaf=20'],
+  ]) {
+    const out = cli(url, 'train', ...common, ...args);
+    runIds.push(/^run:\s+(run_\w+)$/m.exec(out)![1]!);
+  }
+
+  step('Comparing the two runs side by side');
+  cli(url, 'runs', 'compare', ...runIds);
+
   step('Materializing the airport features into the online store');
   cli(url, 'materialize', '--entity', 'airport', '--end', '2001-03-31T23:59:59Z');
   console.log('   …and incrementally up to the end of June, from where the first run ended:');
@@ -158,10 +184,12 @@ async function scenario(client: CairnClient, url: string): Promise<void> {
   step('Summary');
   const features = await client.features.list();
   const datasets = await client.datasets.list();
-  const runs = await client.materializations.list();
+  const materializations = await client.materializations.list();
+  const runs = await client.runs.search({ experiments: ['flight-delay'], orderBy: 'metrics.valid_auc DESC' });
   console.log(`   features: ${features.items.length} (${features.items.map((f) => `${f.name}@${f.version}`).join(', ')})`);
   console.log(`   datasets: ${datasets.items.map((d) => `${d.name}@${d.version} (${d.rowCount.toLocaleString('en-US')} rows)`).join(', ')}`);
-  console.log(`   materializations: ${runs.items.map((m) => `${m.status} ${m.doneKeys} keys`).join('; ')}`);
+  console.log(`   materializations: ${materializations.items.map((m) => `${m.status} ${m.doneKeys} keys`).join('; ')}`);
+  console.log(`   runs in flight-delay, best first: ${runs.items.map((r) => `${r.name} (valid AUC ${r.metrics.valid_auc?.value.toFixed(4)})`).join(', ')}`);
 }
 
 main().catch((err: unknown) => {

@@ -35,7 +35,13 @@ function paramVariable(key: string): string {
  * CAIRN_RUN_ID, CAIRN_EXPERIMENT, CAIRN_PARAMS (JSON) and one CAIRN_PARAM_<NAME> per parameter,
  * and logs metrics and uploads its model (e.g. model/model.onnx) through the REST API.
  */
-export async function runExternal(client: CairnClient, input: ExternalRunInput, env: { url: string; token?: string }): Promise<ExternalRunOutcome> {
+export async function runExternal(
+  client: CairnClient,
+  input: ExternalRunInput,
+  env: { url: string; token?: string },
+  /** Where the command's stdout is echoed; stderr keeps stdout clean for --json. */
+  echo: NodeJS.WritableStream = process.stdout,
+): Promise<ExternalRunOutcome> {
   try {
     await client.experiments.get(input.experiment);
   } catch {
@@ -70,7 +76,7 @@ export async function runExternal(client: CairnClient, input: ExternalRunInput, 
       },
     });
     child.stdout.on('data', (d: Buffer) => {
-      process.stdout.write(d);
+      echo.write(d);
       log.write(d);
     });
     child.stderr.on('data', (d: Buffer) => {

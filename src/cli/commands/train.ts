@@ -28,10 +28,13 @@ interface TrainOptions {
 const list = (text: string | undefined) => (text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean));
 const invalid = (path: string, reason: string) => CairnError.validation([{ path, reason }]);
 
-/** Final metrics of a run as a table, validation first. */
+// Per-iteration curves and counts are in the run; the summary shows the validation scores.
+const HIDDEN = /^(train_|valid_loss$|valid_metric$|valid_(rows|positives|threshold)$)/;
+
+/** Final metrics of a run as a table: validation scores, then fit facts. */
 function metricsTable(run: Run): string {
   const rows = Object.entries(run.metrics)
-    .filter(([key]) => !['train_loss', 'valid_loss', 'valid_metric'].includes(key))
+    .filter(([key]) => !HIDDEN.test(key))
     .sort(([a], [b]) => (a.startsWith('valid_') === b.startsWith('valid_') ? a.localeCompare(b) : a.startsWith('valid_') ? -1 : 1));
   return formatTable(rows, [
     { header: 'metric', value: ([k]) => k },
@@ -132,6 +135,7 @@ async function trainExternal(cmd: Command, o: TrainOptions): Promise<void> {
       client,
       { command: o.command!, experiment: o.experiment, ...(o.name ? { name: o.name } : {}), params, tags: parsePairs(o.tag, '--tag'), ...(dataset ? { dataset } : {}) },
       { url: url ?? process.env.CAIRN_URL ?? 'http://127.0.0.1:8080', ...((token ?? process.env.CAIRN_TOKEN) ? { token: token ?? process.env.CAIRN_TOKEN } : {}) },
+      wantsJson(cmd) ? process.stderr : process.stdout,
     );
     const run = await client.runs.get(outcome.run.id);
     printResult(wantsJson(cmd), run, () => describe(run));
