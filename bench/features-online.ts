@@ -10,6 +10,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { seededRandom } from '../src/core/random.js';
 import type { FeatureValue } from '../src/features/model.js';
 import type { EntityKey, OnlineStore, OnlineWriteRow } from '../src/features/online-store.js';
 import { RedisOnlineStore } from '../src/features/redis-online-store.js';
@@ -42,16 +43,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'flight 100 keys × 3 refs', entity: 'flight', refs: FLIGHT_REFS, keysPerRead: 100, warmup: 200, iterations: 2000, pickKey: (r) => flightKey(Math.floor(r() * FLIGHTS)) },
 ];
 
-/** Deterministic PRNG (mulberry32) so both backends read the same key sequence. */
-function seededRandom(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function airportRows(): OnlineWriteRow[] {
   return Array.from({ length: AIRPORTS }, (_, i) => {

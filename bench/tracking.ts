@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { seededRandom } from '../src/core/random.js';
 import { loadConfig } from '../src/core/config.js';
 import { EventBus } from '../src/core/event-bus.js';
 import { newId } from '../src/core/ids.js';
@@ -50,16 +51,6 @@ const SEARCHES: { name: string; filter: string; orderBy: string }[] = [
   { name: 'worst case: sorted by a metric no run has', filter: 'metrics.auc > 0.5', orderBy: 'metrics.nope DESC' },
 ];
 
-/** Deterministic PRNG (mulberry32), so every run of the bench loads the same data. */
-function seededRandom(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeRun(i: number, random: () => number): RunImport {
   const start = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();

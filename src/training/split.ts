@@ -1,3 +1,4 @@
+import { seededRandom } from '../core/random.js';
 import type { Frame } from '../ml/index.js';
 
 /** A frame with its labels; what training and evaluation consume. */
@@ -19,17 +20,6 @@ export function takeRows(data: LabelledFrame, indices: Uint32Array): LabelledFra
   return { frame: { rows: indices.length, columns }, labels };
 }
 
-/** mulberry32: a small, fast, seedable generator, so a split is the same for the same seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * Holds out a random `fraction` of the rows for validation (seeded Fisher–Yates), keeping each
@@ -39,7 +29,7 @@ export function holdOut(data: LabelledFrame, fraction: number, seed: number): { 
   const n = data.frame.rows;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const next = random(seed);
+  const next = seededRandom(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     const t = order[i]!;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { seededRandom } from '../../src/core/random.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,16 +103,6 @@ function sha256(filePath: string): string {
   return createHash('sha256').update(fs.readFileSync(filePath)).digest('hex');
 }
 
-/** A small deterministic PRNG (mulberry32), so that random tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // The hand-computed example: a CSV of purchases and an entity table in a deliberately unsorted order.
 let purchases: DataSource;
@@ -529,7 +520,7 @@ const MINUTE = 60_000;
 
 /** Random events on a coarse time grid (so timestamps collide), split over two Parquet files. */
 async function randomEvents(seed: number, count: number): Promise<{ events: Event[]; src: DataSource }> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const events: Event[] = [];
   for (let i = 0; i < count; i++) {
     events.push({
@@ -586,7 +577,7 @@ describe('point-in-time correctness on random data', () => {
 
   beforeAll(async () => {
     ({ events, src } = await randomEvents(7, 1500));
-    const random = rng(99);
+    const random = seededRandom(99);
     entity = [];
     for (let row = 0; row < 600; row++) {
       const onGrid = random() < 0.7; // most event times equal some source timestamps
