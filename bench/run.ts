@@ -7,6 +7,7 @@ import os from 'node:os';
 const BENCHES: Record<string, () => Promise<unknown>> = {
   features: async () => (await import('./features.js')).benchFeatures(),
   tracking: async () => (await import('./tracking.js')).benchTracking(),
+  ml: async () => (await import('./ml.js')).benchMl(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

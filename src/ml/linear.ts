@@ -22,7 +22,10 @@ export interface LinearParams {
   l2?: number;
   /** Most solver iterations. */
   maxIterations?: number;
-  /** Stop when the largest weight change (Newton) or the gradient's max-norm relative to the rows (L-BFGS) falls below this. */
+  /**
+   * Newton stops when no weight moves by more than this (relative to the largest weight); L-BFGS
+   * when the gradient's max-norm per row falls below it, or the objective stops moving.
+   */
   tolerance?: number;
   /** auto: Newton up to NEWTON_MAX_WEIGHTS weights, else L-BFGS. */
   solver?: LinearSolver;
@@ -34,6 +37,8 @@ export const DEFAULT_LINEAR_PARAMS: ResolvedLinearParams = { l2: 1, maxIteration
 
 /** Above this many weights (intercept + numeric inputs + vocabulary sizes) the dense Newton system is too big. */
 export const NEWTON_MAX_WEIGHTS = 2000;
+/** L-BFGS stops when an iteration lowers the objective by less than this share of it (scipy's default). */
+const LBFGS_FTOL = 2.2e-9;
 /** The penalty never goes below this, so that collinear one-hot columns leave the system solvable. */
 const MIN_RIDGE = 1e-8;
 
@@ -391,7 +396,8 @@ function solveLbfgs(st: SolveState): { iterations: number; converged: boolean } 
     const previous = f;
     f = fNew;
     st.report(it);
-    if (previous - f <= 1e-15 * Math.abs(previous)) return { iterations: it, converged: true };
+    // scipy's L-BFGS-B test (factr 1e7): the objective stopped moving relative to its size.
+    if ((previous - f) / Math.max(Math.abs(previous), Math.abs(f), 1) <= LBFGS_FTOL) return { iterations: it, converged: true };
   }
   return { iterations: st.maxIterations, converged: false };
 }

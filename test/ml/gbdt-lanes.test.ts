@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { kernelHistogramRange, kernelLogisticGradients, kernelPartition } from '../../src/ml/gbdt/kernels.js';
-import { EXP_TABLE, LANE_MIN_ROWS, Lanes, allocateLaneBuffers, type LaneBuffers } from '../../src/ml/gbdt/lanes.js';
+import { EXP_TABLE, FEATURE_SPLIT_MIN_ROWS, LANE_MIN_ROWS, Lanes, allocateLaneBuffers, type LaneBuffers } from '../../src/ml/gbdt/lanes.js';
 import { lcg } from '../support/fixtures.js';
 
 const N = 3 * LANE_MIN_ROWS + 123;
@@ -57,6 +57,41 @@ describe('gbdt lanes', () => {
     expect(Array.from(h2)).toEqual(Array.from(h1));
   });
 
+  it('shares out the features of a medium histogram with the helper, with the same sums', () => {
+    const one = lanes(false);
+    const two = lanes(true);
+    const h1 = new Float64Array(FEATURES * 768);
+    const h2 = new Float64Array(FEATURES * 768);
+    for (const l of [one, two]) l.gradients(true);
+    one.histogramIndexed(h1, FEATURES, false, 100, 100 + FEATURE_SPLIT_MIN_ROWS + 1000);
+    two.histogramIndexed(h2, FEATURES, false, 100, 100 + FEATURE_SPLIT_MIN_ROWS + 1000);
+    expect(Array.from(h2)).toEqual(Array.from(h1));
+    expect(h1.subarray(0, 768).reduce((s, v, i) => (i % 3 === 2 ? s + v : s), 0)).toBe(FEATURE_SPLIT_MIN_ROWS + 1000);
+  });
+
+  it('partitions and histograms one side in one task, like partitioning then histogramming it', () => {
+    const one = lanes(false);
+    const two = lanes(true);
+    const separate = lanes(false);
+    for (const l of [one, two, separate]) {
+      l.gradients(true);
+      for (let bin = 0; bin < 256; bin++) l.buffers.table[bin] = bin % 4 === 1 ? 1 : 0;
+    }
+    const h1 = new Float64Array(FEATURES * 768);
+    const h2 = new Float64Array(FEATURES * 768);
+    const h3 = new Float64Array(FEATURES * 768);
+    const left1 = one.partitionAndHistogram(0, 0, N, 'right', h1, FEATURES, false);
+    const left2 = two.partitionAndHistogram(0, 0, N, 'right', h2, FEATURES, false);
+    const left3 = separate.partition(0, 0, N);
+    separate.histogramIndexed(h3, FEATURES, false, left3, N);
+    expect(left2).toBe(left1);
+    expect(left3).toBe(left1);
+    expect(Array.from(two.buffers.idx)).toEqual(Array.from(one.buffers.idx));
+    expect(Array.from(separate.buffers.idx)).toEqual(Array.from(one.buffers.idx));
+    expect(Array.from(h2)).toEqual(Array.from(h1)); // with or without the helper: bit for bit
+    h1.forEach((v, i) => (i % 3 === 2 ? expect(v).toBe(h3[i]) : expect(v).toBeCloseTo(h3[i]!, 9)));
+  });
+
   it('partitions stably: the same as filtering each side in order', () => {
     const l = lanes(true);
     const b = l.buffers;
@@ -88,17 +123,21 @@ describe('gbdt lanes', () => {
 });
 
 describe('gbdt kernels', () => {
-  it('computes logistic gradients to float32 precision without Math.exp', () => {
+  it('computes logistic gradients to float32 precision without Math.exp, and the log loss to 1e-7', () => {
     const raw = Float64Array.from([-70, -20, -3.3, -0.001, 0, 0.5, 7.25, 20, 70]);
     const y = Float64Array.from([0, 1, 0, 1, 0, 1, 0, 1, 1]);
     const grad = new Float32Array(raw.length);
     const hess = new Float32Array(raw.length);
-    kernelLogisticGradients(raw, y, grad, hess, EXP_TABLE, 0, raw.length);
+    const loss = new Float64Array(1);
+    kernelLogisticGradients(raw, y, grad, hess, EXP_TABLE, loss, 0, 1, 0, raw.length);
+    let expected = 0;
     raw.forEach((z, i) => {
+      expected += Math.max(z, 0) - y[i]! * z + Math.log1p(Math.exp(-Math.abs(z)));
       const p = 1 / (1 + Math.exp(-z));
       expect(grad[i]).toBeCloseTo(Math.fround(p - y[i]!), 7);
       expect(hess[i]! / Math.fround(Math.max(p * (1 - p), 1e-16))).toBeCloseTo(1, 5);
     });
+    expect(loss[0]).toBeCloseTo(expected, 6);
   });
 
   it('are self-contained, so the helper thread can run their source', () => {

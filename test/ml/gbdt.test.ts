@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CairnError } from '../../src/core/errors.js';
 import { trainGbdt, type IterationInfo } from '../../src/ml/gbdt/index.js';
 import { LANE_MIN_ROWS } from '../../src/ml/gbdt/lanes.js';
-import { accuracy, rmse, rocAuc } from '../../src/ml/metrics.js';
+import { accuracy, logLoss, rmse, rocAuc } from '../../src/ml/metrics.js';
 import { predict, predictRaw } from '../../src/ml/predict.js';
 import { lcg } from '../support/fixtures.js';
 import { bruteForceRaw, categorical, data, numeric, walkTree } from './helpers.js';
@@ -90,10 +90,18 @@ describe('gbdt: learning', () => {
   it('reports every iteration with a falling training loss', () => {
     const seen: IterationInfo[] = [];
     const train = xor(1000, 7);
-    trainGbdt(train, { nTrees: 20, maxLeaves: 8 }, { onIteration: (info) => seen.push(info), valid: xor(500, 8) });
+    const valid = xor(500, 8);
+    const { model } = trainGbdt(train, { nTrees: 20, maxLeaves: 8 }, { onIteration: (info) => seen.push(info), valid });
     expect(seen.map((s) => s.iteration)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(seen[19]!.trainLoss!).toBeLessThan(seen[0]!.trainLoss!);
+    expect(seen[19]!.trainLoss!).toBeCloseTo(logLoss(train.labels, predict(model, train.frame)), 7);
+    expect(seen[19]!.validLoss!).toBeCloseTo(logLoss(valid.labels, predict(model, valid.frame)), 9);
     expect(seen.every((s) => s.validLoss !== null && s.validMetric === s.validLoss)).toBe(true);
+    // Regression reports RMSE.
+    const reg: IterationInfo[] = [];
+    const regression = { ...train, labels: train.frame.columns.x1!.map((v) => 2 * v) as Float64Array, signature: { ...train.signature, task: 'regression' as const } };
+    const fitted = trainGbdt(regression, { nTrees: 5 }, { onIteration: (info) => reg.push(info) }).model;
+    expect(reg[4]!.trainLoss).toBeCloseTo(rmse(regression.labels, predict(fitted, regression.frame)), 9);
   });
 });
 
@@ -145,13 +153,16 @@ describe('gbdt: determinism and constraints', () => {
     expect(a).not.toBe(c);
   });
 
-  it('gives the identical model with and without the helper thread', () => {
+  it('gives the identical model with and without the helper thread, for both losses', () => {
     // Big enough that histograms and partitions are cut into two lanes.
-    const train = xor(2 * LANE_MIN_ROWS + 5000, 14);
-    const params = { nTrees: 5, maxLeaves: 16, rowSubsample: 0.9 };
-    const one = trainGbdt(train, params, { threads: 1 }).model;
-    const two = trainGbdt(train, params, { threads: 2 }).model;
-    expect(JSON.stringify(two)).toBe(JSON.stringify(one));
+    const binary = xor(2 * LANE_MIN_ROWS + 5000, 14);
+    const regression = { ...binary, labels: binary.frame.columns.x1!.map((v, i) => 3 * v + binary.labels[i]!) as Float64Array, signature: { ...binary.signature, task: 'regression' as const } };
+    for (const train of [binary, regression]) {
+      const params = { nTrees: 5, maxLeaves: 16, rowSubsample: 0.9 };
+      const one = trainGbdt(train, params, { threads: 1 }).model;
+      const two = trainGbdt(train, params, { threads: 2 }).model;
+      expect(JSON.stringify(two)).toBe(JSON.stringify(one));
+    }
   });
 
   it('never makes a leaf with fewer rows than minSamplesLeaf, and respects maxLeaves and maxDepth', () => {
@@ -259,6 +270,37 @@ describe('gbdt: missing values', () => {
 });
 
 describe('gbdt: predictions', () => {
+  it('handles more categories than bins: the rarest share a bin, and their codes split together', () => {
+    const rand = lcg(19);
+    const codes: number[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < 6000; i++) {
+      // Codes 0..299, the low ones far more frequent; y depends on the code's parity.
+      const c = Math.min(299, Math.floor(-Math.log(1 - rand()) * 60));
+      codes.push(c);
+      y.push(c % 2 === 0 !== rand() < 0.05 ? 1 : 0);
+    }
+    const train = data('binary', [categorical('k', 300)], [codes], y);
+    const { model } = trainGbdt(train, { nTrees: 10, maxLeaves: 8, minSamplesLeaf: 5, maxBins: 32 });
+    const allCodes = Array.from({ length: 300 }, (_, c) => c);
+    const probe = data('binary', train.signature.inputs, [allCodes], allCodes.map(() => 0));
+    const brute = bruteForceRaw(model, probe.frame);
+    predictRaw(model, probe.frame).forEach((v, c) => expect(v).toBeCloseTo(brute[c]!, 12));
+    // Codes beyond the 31 most frequent share the "other" bin, so they always travel together.
+    const counts = allCodes.map((c) => codes.filter((k) => k === c).length);
+    const byFrequency = [...allCodes].sort((a, b) => counts[b]! - counts[a]! || a - b);
+    const raw = predictRaw(model, probe.frame);
+    const rare = byFrequency.slice(31);
+    expect(rare).toHaveLength(269);
+    expect(new Set(rare.map((c) => raw[c])).size).toBe(1);
+    expect(new Set(byFrequency.slice(0, 31).map((c) => raw[c])).size).toBeGreaterThan(2);
+    // The frequent codes have bins of their own, so their parity is learnt.
+    const frequent = new Set(byFrequency.slice(0, 31));
+    const rows = codes.flatMap((c, i) => (frequent.has(c) ? [i] : []));
+    const p = predict(model, train.frame);
+    expect(accuracy(rows.map((i) => train.labels[i]!), rows.map((i) => p[i]!))).toBeGreaterThan(0.9);
+  });
+
   it('predict agrees with a brute-force walk of the model, including missing and unseen values', () => {
     const rand = lcg(18);
     const cols: number[][] = [[], [], []];

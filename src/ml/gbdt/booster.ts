@@ -172,17 +172,6 @@ function checkLabels(labels: Float64Array, rows: number, signature: Signature, p
   }
 }
 
-/** Binary logloss of raw scores (numerically stable, no clipping needed). */
-function rawLogLoss(y: Float64Array, raw: Float64Array): number {
-  let sum = 0;
-  for (let i = 0; i < y.length; i++) {
-    const z = raw[i]!;
-    // log(1 + e^z) − y·z, computed without overflow.
-    sum += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i]! * z;
-  }
-  return sum / y.length;
-}
-
 function sigmoidArray(raw: Float64Array): Float64Array {
   const p = new Float64Array(raw.length);
   for (let i = 0; i < raw.length; i++) p[i] = 1 / (1 + Math.exp(-raw[i]!));
@@ -255,8 +244,12 @@ export function trainGbdt(train: TrainingData, params: GbdtParams = {}, options:
     let stoppedEarly = false;
     const lr = p.learningRate;
 
+    // With an onIteration listener the training loss is computed in the same pass as the next
+    // iteration's gradients, which then need not be computed again.
+    let gradientsReady = false;
     for (let it = 1; it <= p.nTrees; it++) {
-      lanes.gradients(binary);
+      if (!gradientsReady) lanes.gradients(binary);
+      gradientsReady = false;
 
       // Bagging: each row joins with probability rowSubsample (at least one row).
       let bagSize = n;
@@ -297,7 +290,11 @@ export function trainGbdt(train: TrainingData, params: GbdtParams = {}, options:
       if (validBins) addBinnedTree(tree, validBins, nValid, lr, validRaw);
 
       const info: IterationInfo = { iteration: it, trainLoss: null, validLoss: null, validMetric: null };
-      if (options.onIteration) info.trainLoss = binary ? rawLogLoss(y, raw) : rmse(y, raw);
+      if (options.onIteration) {
+        const sum = lanes.gradients(binary, true);
+        gradientsReady = true;
+        info.trainLoss = binary ? sum / n : Math.sqrt(sum / n);
+      }
       if (options.valid) {
         const vy = options.valid.labels;
         if (binary) {

@@ -1,6 +1,6 @@
 /**
- * The hot loops of training: gradients, gradient histograms and row partitioning. They take typed
- * arrays only and allocate nothing.
+ * The hot loops of training: gradients, gradient histograms, row partitioning and raw-score
+ * updates. They take typed arrays only and allocate nothing.
  *
  * Each kernel is self-contained — it references nothing but its parameters (constants are written
  * out) — because the helper thread (see lanes.ts) runs the very same code, built from the
@@ -24,8 +24,9 @@
  * Logistic-loss gradients and hessians for rows start..end-1: p = sigmoid(raw), g = p − y,
  * h = max(p(1 − p), 1e-16). e^z comes from `expTable` (e^(i/16 − 64), i = 0..2048) times a
  * degree-6 Taylor polynomial on the remaining [0, 1/16): relative error < 1e-12, far below the
- * float32 the gradients are stored in, and about twice as fast as Math.exp. Deterministic
- * everywhere (no libm).
+ * float32 the gradients are stored in, and about twice as fast as Math.exp in the loop.
+ * With `withLoss` = 1 it also writes the summed log loss of these rows at the current scores into
+ * loss[slot] (paid only when someone asks for the training loss).
  */
 export function kernelLogisticGradients(
   raw: Float64Array,
@@ -33,13 +34,17 @@ export function kernelLogisticGradients(
   grad: Float32Array,
   hess: Float32Array,
   expTable: Float64Array,
+  loss: Float64Array,
+  slot: number,
+  withLoss: number,
   start: number,
   end: number,
 ): void {
+  let sum = 0;
   for (let r = start; r < end; r++) {
-    const z = Math.min(Math.max(-raw[r]!, -60), 60);
+    const z = raw[r]!;
     // t >= 64, so truncation is floor; an int32 index keeps V8 on its fast typed-array path.
-    const t = z * 16 + 1024;
+    const t = Math.min(Math.max(-z, -60), 60) * 16 + 1024;
     const k = t | 0;
     const f = (t - k) * 0.0625;
     const e =
@@ -48,12 +53,42 @@ export function kernelLogisticGradients(
     const p = 1 / (1 + e);
     grad[r] = p - y[r]!;
     hess[r] = Math.max(p * (1 - p), 1e-16);
+    if (withLoss === 1) {
+      // log(1 + e^−|z|) + max(z, 0) − y·z, stable for any z (e = e^−z, clamped far out).
+      // log1p(a) for a in (0, 1] = 2·atanh(s), s = a / (2 + a) <= 1/3: the odd series to s^11
+      // is within 1e-7 of it (a logged metric needs no more) and far cheaper than Math.log1p.
+      const a = z >= 0 ? e : 1 / e;
+      const s = a / (2 + a);
+      const s2 = s * s;
+      const s4 = s2 * s2;
+      const log1p = 2 * s * (1 + s2 * (1 / 3) + s4 * (1 / 5 + s2 * (1 / 7)) + s4 * s4 * (1 / 9 + s2 * (1 / 11)));
+      sum += log1p + (z > 0 ? z : 0) - y[r]! * z;
+    }
   }
+  if (withLoss === 1) loss[slot] = sum;
 }
 
-/** Squared-error gradients for rows start..end-1: g = raw − y (the hessian is the constant 1). */
-export function kernelSquaredGradients(raw: Float64Array, y: Float64Array, grad: Float32Array, start: number, end: number): void {
-  for (let r = start; r < end; r++) grad[r] = raw[r]! - y[r]!;
+/**
+ * Squared-error gradients for rows start..end-1: g = raw − y (the hessian is the constant 1);
+ * with `withLoss` = 1 the sum of squared errors into loss[slot].
+ */
+export function kernelSquaredGradients(
+  raw: Float64Array,
+  y: Float64Array,
+  grad: Float32Array,
+  loss: Float64Array,
+  slot: number,
+  withLoss: number,
+  start: number,
+  end: number,
+): void {
+  let sum = 0;
+  for (let r = start; r < end; r++) {
+    const d = raw[r]! - y[r]!;
+    grad[r] = d;
+    sum += d * d;
+  }
+  if (withLoss === 1) loss[slot] = sum;
 }
 
 /**

@@ -2,11 +2,15 @@
  * Runs the training kernels over two "lanes": a large range of rows is cut at its middle, each half
  * is processed on its own (a histogram per half, summed in a fixed order; a stable partition per
  * half, then stitched), and a helper worker thread takes the second half when one is available.
+ * Medium histograms keep one lane of rows but share out their features instead; a partition and
+ * the histogram of the child that needs one travel to the helper as one task.
  *
  * The cut depends only on the range (never on the thread count), so a model is bit-for-bit the same
  * with or without the helper. Small ranges (below LANE_MIN_ROWS) are one lane on the calling thread.
  * The big arrays live in SharedArrayBuffers that both threads see; the threads meet through
- * Atomics on a small control array (a command, its arguments, a sequence number).
+ * Atomics on a small control array (a command, its arguments, a sequence number). The helper
+ * sleeps in Atomics.wait between tasks (spinning instead bought nothing measurable here and hurts
+ * on a busy machine).
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -55,6 +59,8 @@ export interface LaneBuffers {
   /** Leaf values with the learning rate applied. */
   leafValue: Float64Array;
   expTable: Float64Array;
+  /** Partial loss sums of the two lanes. */
+  loss: Float64Array;
 }
 
 function shared<T>(make: (buffer: SharedArrayBuffer) => T, bytes: number): T {
@@ -81,6 +87,7 @@ export function allocateLaneBuffers(n: number, nFeatures: number, maxLeaves = 25
     leafEnd: shared((b) => new Int32Array(b, 0, maxLeaves), maxLeaves * 4),
     leafValue: shared((b) => new Float64Array(b, 0, maxLeaves), maxLeaves * 8),
     expTable: EXP_TABLE,
+    loss: shared((b) => new Float64Array(b, 0, 2), 16),
   };
 }
 
@@ -141,8 +148,8 @@ function helperMain(data: LaneBuffers & { ctl: Int32Array }, K: Kernels): void {
     const end = ctl[4]!;
     let result = 0;
     try {
-      if (cmd === 1) K.logistic(data.raw, data.y, data.grad, data.hess, data.expTable, start, end);
-      else if (cmd === 2) K.squared(data.raw, data.y, data.grad, start, end);
+      if (cmd === 1) K.logistic(data.raw, data.y, data.grad, data.hess, data.expTable, data.loss, 1, ctl[6]!, start, end);
+      else if (cmd === 2) K.squared(data.raw, data.y, data.grad, data.loss, 1, ctl[6]!, start, end);
       else if (cmd === 3) {
         K.range(data.laneHist, data.bins, data.n, data.features, ctl[6]!, data.grad, data.hess, ctl[7]!, start, end, pair);
       } else if (cmd === 4) {
@@ -150,8 +157,7 @@ function helperMain(data: LaneBuffers & { ctl: Int32Array }, K: Kernels): void {
         K.indexed(data.laneHist, data.bins, data.n, data.features, 0, ctl[6]!, data.idx, data.og, data.oh, ctl[7]!, start, end, pair);
       } else if (cmd === 7) {
         K.indexed(data.laneHist, data.bins, data.n, data.features, ctl[5]!, ctl[6]!, data.idx, data.og, data.oh, ctl[7]!, start, end, pair);
-      } else if (cmd === 5) result = K.partition(data.idx, data.tmp, data.bins, data.n, ctl[5]!, data.table, start, end);
-      else if (cmd === 8) {
+      } else if (cmd === 8) {
         result = K.partition(data.idx, data.tmp, data.bins, data.n, ctl[5]!, data.table, start, end);
         const side = ctl[10]!;
         if (side !== 0) {
@@ -215,17 +221,25 @@ export class Lanes {
     return this.worker !== null;
   }
 
-  /** Gradients (and hessians) at buffers.raw for every row. */
-  gradients(binary: boolean): void {
+  /**
+   * Gradients (and hessians) at buffers.raw for every row. With `withLoss`, returns the summed
+   * loss at those scores (log loss, or squared error); else NaN.
+   */
+  gradients(binary: boolean, withLoss = false): number {
     const b = this.buffers;
     const n = b.n;
-    const mid = n >= LANE_MIN_ROWS ? n >> 1 : n;
-    const runLocal = (start: number, end: number) => {
-      if (binary) kernelLogisticGradients(b.raw, b.y, b.grad, b.hess, b.expTable, start, end);
-      else kernelSquaredGradients(b.raw, b.y, b.grad, start, end);
+    const flag = withLoss ? 1 : 0;
+    const run = (slot: number, start: number, end: number) => {
+      if (binary) kernelLogisticGradients(b.raw, b.y, b.grad, b.hess, b.expTable, b.loss, slot, flag, start, end);
+      else kernelSquaredGradients(b.raw, b.y, b.grad, b.loss, slot, flag, start, end);
     };
-    if (mid === n) return runLocal(0, n);
-    this.twoLanes(binary ? LOGISTIC : SQUARED, mid, n, 0, 0, 0, () => runLocal(0, mid), () => runLocal(mid, n));
+    b.loss.fill(0);
+    if (n < LANE_MIN_ROWS) run(0, 0, n);
+    else {
+      const mid = n >> 1;
+      this.twoLanes(binary ? LOGISTIC : SQUARED, mid, n, 0, flag, 0, () => run(0, 0, mid), () => run(1, mid, n));
+    }
+    return withLoss ? b.loss[0]! + b.loss[1]! : NaN;
   }
 
   /** Adds buffers.leafValue to the raw scores of the rows of the first `nLeaves` leaves, which cover idx[0..bagSize). */
