@@ -73,6 +73,8 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       featureStoreCatalog(definitions, trainingSets),
     );
     const training = new TrainingService(tracking, trainingSets, artifacts, path.join(config.home, 'tmp'), logger);
+    const orphaned = await training.recoverInterrupted({ user: 'cairn', role: 'admin', tokenId: null });
+    if (orphaned > 0) logger.warn({ orphaned }, 'marked trainings interrupted by a stop as failed');
 
     return {
       config,

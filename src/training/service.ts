@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CairnError, ValidationErrors } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -102,7 +103,7 @@ export class TrainingService {
         experiment: request.experiment,
         ...(request.runName ? { name: request.runName } : {}),
         params: logged,
-        tags: { 'cairn.trainer': request.trainer, ...(request.tags ?? {}) },
+        tags: { 'cairn.trainer': request.trainer, 'cairn.server': os.hostname(), ...(request.tags ?? {}) },
         inputs: { dataset: { ref: `${train.name}@${train.version}`, contentHash: train.contentHash }, features: train.features.map((f) => f.ref) },
         source: { command: `cairn train --trainer ${request.trainer} --dataset ${train.name}@${train.version}`, ...(request.codeVersion ? { codeVersion: request.codeVersion } : {}) },
         ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
@@ -124,6 +125,25 @@ export class TrainingService {
     const outcome = this.execute(run, job, actor).finally(() => this.running.delete(run.id));
     this.running.set(run.id, outcome);
     return run;
+  }
+
+  /**
+   * Fails the built-in trainings that a process on this machine left running when it died, so
+   * no run stays `running` forever. Runs of other machines are theirs to judge.
+   */
+  async recoverInterrupted(actor: Actor): Promise<number> {
+    const filter = `attributes.status = 'running' AND tags.\`cairn.server\` = '${os.hostname().replace(/'/g, "''")}'`;
+    let count = 0;
+    for (;;) {
+      const page = await this.tracking.searchRuns({ filter, limit: 100 });
+      const orphans = page.items.filter((r) => !this.running.has(r.id));
+      for (const run of orphans) {
+        await this.tracking.logBatch(run.id, { tags: [{ key: 'cairn.error', value: 'interrupted: the server stopped during training' }] }, actor);
+        await this.tracking.endRun(run.id, { status: 'failed' }, actor);
+        count++;
+      }
+      if (orphans.length === 0 || !page.nextCursor) return count;
+    }
   }
 
   /** Resolves when the run's training ends; null when no training of that run is in this process. */

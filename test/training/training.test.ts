@@ -151,3 +151,28 @@ describe('training runs', () => {
     expect(res.body.run.tags['cairn.error']).toBe(res.body.error);
   });
 });
+
+describe('training interrupted by a stop', () => {
+  it('is marked failed with the reason when the server starts again', async () => {
+    const { loadConfig } = await import('../../src/core/config.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    const { openPlatform } = await import('../../src/server/platform.js');
+    const { default: os } = await import('node:os');
+    const s = await startTestServer();
+    const actor = { user: 'ada', role: 'editor' as const, tokenId: null };
+    await s.platform.tracking.createExperiment({ name: 'x' }, actor);
+    // A run as a dead process leaves it: running, tagged with this machine.
+    const orphan = await s.platform.tracking.createRun({ experiment: 'x', tags: { 'cairn.trainer': 'gbdt', 'cairn.server': os.hostname() } }, actor);
+    const elsewhere = await s.platform.tracking.createRun({ experiment: 'x', tags: { 'cairn.trainer': 'gbdt', 'cairn.server': 'another-host' } }, actor);
+    await s.app.close();
+    await s.platform.close();
+    const again = await openPlatform(loadConfig({ CAIRN_HOME: s.home, CAIRN_LOG_LEVEL: 'silent' }), createLogger('silent'));
+    try {
+      expect(await again.tracking.getRun(orphan.id)).toMatchObject({ status: 'failed', tags: { 'cairn.error': expect.stringContaining('interrupted') } });
+      expect((await again.tracking.getRun(elsewhere.id)).status).toBe('running');
+    } finally {
+      await again.close();
+      (await import('node:fs')).rmSync(s.home, { recursive: true, force: true });
+    }
+  });
+});
