@@ -7,19 +7,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '../../src/sdk/index.js';
 import { tempDir } from '../support/backends.js';
+import { CAIRN_BIN as BIN, runCairn } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/platform.js';
 
-const BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** The environment of a user with no Cairn variables set, plus `env`. */
 function userEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -27,18 +20,7 @@ function userEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...clean, ...env };
 }
 
-/** Runs `cairn <args>` to completion. */
-function cairn(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env: userEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cairn = runCairn;
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();

@@ -3,30 +3,16 @@
  * against a server in this process; runs are seeded through the SDK. Each spawn costs a few
  * hundred ms, so each case checks what only a real process shows: tables, streams, exit codes.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '../../src/sdk/index.js';
 import { tempDir } from '../support/backends.js';
+import { runCairn } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/platform.js';
 
-const BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
-
-function cairn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAIRN_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cairn = (args: string[]) => runCairn(args);
 
 describe('cairn experiments and runs', () => {
   let server: TestServer;
