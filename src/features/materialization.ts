@@ -213,7 +213,9 @@ export class Materializer {
         start: m.windowStart,
         end: m.windowEnd,
         batchSize: this.batchSize,
-        onTotal: (total) => void this.store.updateMaterialization(m.id, { totalKeys: total }),
+        // Progress is informative: a failed write of it must not fail (or crash) the run.
+        onTotal: (total) =>
+          void this.store.updateMaterialization(m.id, { totalKeys: total }).catch((err: unknown) => this.logger.warn({ err }, 'could not record progress')),
       },
       async (rows) => {
         const fresh = done + rows.length <= skipKeys ? [] : rows.slice(Math.max(skipKeys - done, 0));

@@ -190,20 +190,27 @@ export class TrainingService {
   private async execute(run: Run, job: TrainJob, actor: Actor): Promise<TrainingOutcome> {
     let pending: { key: string; value: number; step: number }[] = [];
     let lastFlush = performance.now();
-    let flushing: Promise<unknown> = Promise.resolve();
-    const flush = () => {
-      if (pending.length === 0) return flushing;
-      const metrics = pending;
-      pending = [];
-      lastFlush = performance.now();
-      flushing = flushing.then(() => this.tracking.logBatch(run.id, { metrics }, actor));
-      return flushing;
+    // Batches are sent one after another; the first failure is kept (not left unhandled) and
+    // surfaces at the final flush, which fails the run.
+    let flushing: Promise<void> = Promise.resolve();
+    let flushError: unknown = null;
+    const flush = async () => {
+      if (pending.length > 0) {
+        const metrics = pending;
+        pending = [];
+        lastFlush = performance.now();
+        flushing = flushing.then(async () => {
+          if (flushError === null) await this.tracking.logBatch(run.id, { metrics }, actor).then(() => undefined, (err: unknown) => void (flushError = err));
+        });
+      }
+      await flushing;
+      if (flushError !== null) throw flushError;
     };
     try {
       const result = await runInWorker(job, (event) => {
         if (event.type !== 'iteration') return;
         for (const [key, value] of Object.entries(event.report.metrics)) pending.push({ key, value, step: event.report.iteration });
-        if (pending.length >= FLUSH_AT_POINTS || performance.now() - lastFlush > FLUSH_EVERY_MS) void flush();
+        if (pending.length >= FLUSH_AT_POINTS || performance.now() - lastFlush > FLUSH_EVERY_MS) flush().catch(() => {}); // kept in flushError
       });
       await flush();
       const summary = [
