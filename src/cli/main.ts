@@ -12,6 +12,8 @@ import { registerExperiments } from './commands/experiments.js';
 import { registerFeatureSets } from './commands/feature-sets.js';
 import { registerFeatures } from './commands/features.js';
 import { registerMaterialize } from './commands/materialize.js';
+import { registerModels } from './commands/models.js';
+import { registerEvents, registerLineage } from './commands/lineage.js';
 import { registerOnline } from './commands/online.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSources } from './commands/sources.js';
@@ -26,7 +28,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 /** The whole command tree; errors are thrown to `main` instead of exiting, so it picks the exit code. */
 export function buildProgram(): Command {
   const program = new Command('cairn')
-    .description('Cairn: features, training sets, the online store and experiment tracking of one ML platform')
+    .description('Cairn: features, training sets, the online store, experiment tracking, training and the model registry of one ML platform')
     .version(version)
     .option('--url <url>', 'server URL (default $CAIRN_URL, else http://127.0.0.1:8080)')
     .option('--token <token>', 'API token (default $CAIRN_TOKEN)')
@@ -49,6 +51,9 @@ export function buildProgram(): Command {
     registerExperiments,
     registerRuns,
     registerTrain,
+    registerModels,
+    registerLineage,
+    registerEvents,
   ]) {
     register(program);
   }

@@ -8,6 +8,8 @@ export interface CairnEvent {
   at: string;
   actor: string;
   payload: Record<string, unknown>;
+  /** Position in the durable event log (storage/event-log.ts) when the event was stored there. */
+  seq?: number;
 }
 
 type Handler = (event: CairnEvent) => void | Promise<void>;

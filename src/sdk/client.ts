@@ -32,6 +32,7 @@ import type {
   ValueType,
 } from '../features/index.js';
 import type { ApiToken, Role } from '../identity/index.js';
+import { EventsClient, LineageClient, ModelsClient, type RegistryTransport } from './registry.js';
 import { TrackingClient } from './tracking.js';
 import type { TrainerName, TrainRequest, TrainingOutcome } from '../training/index.js';
 
@@ -344,6 +345,21 @@ export class CairnClient {
 
   /** Runs: start one with a buffered logger, log, end, search, compare, artifacts. */
   readonly runs = this.tracking.runs;
+
+  private readonly registryTransport: RegistryTransport = {
+    request: (method, route, options) => this.request(method, route, options),
+    download: (route, toPath, options) => this.download(route, toPath, options ?? {}),
+    text: (route, query) => this.exchange('GET', route, { query }, (res) => res.text()),
+  };
+
+  /** The model registry: models, versions, stages, aliases, lineage, model cards and reviews. */
+  readonly models = new ModelsClient(this.registryTransport);
+
+  /** Forward lineage: the model versions trained on a feature or dataset version. */
+  readonly lineage = new LineageClient(this.registryTransport);
+
+  /** The durable event log (registry events), read from a sequence number on. */
+  readonly events = new EventsClient(this.registryTransport);
 
   readonly training = {
     /** The built-in trainers and their parameters (snake_case) with defaults. */

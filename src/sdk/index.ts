@@ -18,6 +18,29 @@ export type {
   OnlineReadResult,
 } from '../features/index.js';
 export type { ApiToken, Role } from '../identity/index.js';
+export { ModelsClient, LineageClient, EventsClient, type LoggedEvent, type RegistryTransport, type UploadVersionInput } from './registry.js';
+export type {
+  CardFields,
+  CardInput,
+  CardPatch,
+  CardReview,
+  CardRevision,
+  CreateModelInput,
+  LineageDetail,
+  LineageInput,
+  ModelAlias,
+  ModelCard,
+  ModelSignature,
+  ModelVersion,
+  ModelVersionDetail,
+  RegisteredModel,
+  RegisterVersionInput,
+  Stage,
+  StageTransition,
+  TransitionInput,
+  UpdateModelInput,
+  UploadedModelFile,
+} from '../registry/index.js';
 export { TrackingClient, ExperimentsClient, RunsClient, RunLogger, type RunLoggerOptions, type UploadedArtifact } from './tracking.js';
 export type {
   ComparedValue,

@@ -6,8 +6,10 @@ import { featureRoutes } from '../features/index.js';
 import { tokenRoutes } from '../identity/index.js';
 import { trackingRoutes } from '../tracking/index.js';
 import { trainingRoutes } from '../training/index.js';
+import { registryRoutes } from '../registry/index.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
+import { eventRoutes } from './event-routes.js';
 import { installMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 
@@ -35,7 +37,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Cairn API', version: '1', description: 'Features, training sets, the online store and experiment tracking; more domains follow.' },
+      info: { title: 'Cairn API', version: '1', description: 'Features, training sets, the online store, experiment tracking, training and the model registry; more domains follow.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -63,6 +65,8 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   await app.register(tokenRoutes(platform.tokens), { prefix: API_PREFIX });
   await app.register(trackingRoutes(platform.tracking), { prefix: API_PREFIX });
   await app.register(trainingRoutes(platform.training), { prefix: API_PREFIX });
+  await app.register(registryRoutes(platform.registry), { prefix: API_PREFIX });
+  await app.register(eventRoutes(platform.events), { prefix: API_PREFIX });
   return app;
 }
 

@@ -5,6 +5,7 @@ import { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { openDatabase, type Database } from '../storage/db.js';
+import { EventLog } from '../storage/event-log.js';
 import { LocalArtifactStore } from '../storage/local-artifact-store.js';
 import {
   FeatureDefinitions,
@@ -19,6 +20,7 @@ import {
 import { SqlTokenStore, TokenService } from '../identity/index.js';
 import { SqlTrackingStore, TrackingService, featureStoreCatalog } from '../tracking/index.js';
 import { TrainingService } from '../training/index.js';
+import { RegistryService, SqlRegistryStore, featureStoreLineage } from '../registry/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -29,6 +31,8 @@ export interface Platform {
   clock: Clock;
   logger: Logger;
   bus: EventBus;
+  /** The durable log of domain events (registry events today). */
+  events: EventLog;
   database: Database;
   artifacts: ArtifactStore;
   engine: OfflineEngine;
@@ -42,6 +46,7 @@ export interface Platform {
   };
   tracking: TrackingService;
   training: TrainingService;
+  registry: RegistryService;
   /** Waits for background work, then closes every store. */
   close(): Promise<void>;
 }
@@ -73,6 +78,14 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       featureStoreCatalog(definitions, trainingSets),
     );
     const training = new TrainingService(tracking, trainingSets, artifacts, path.join(config.home, 'tmp'), logger);
+    const registry = new RegistryService({
+      store: new SqlRegistryStore(database.db, database.dialect),
+      tracking,
+      artifacts,
+      catalog: featureStoreLineage(definitions, trainingSets),
+      bus,
+      clock,
+    });
     const orphaned = await training.recoverInterrupted({ user: 'cairn', role: 'admin', tokenId: null });
     if (orphaned > 0) logger.warn({ orphaned }, 'marked trainings interrupted by a stop as failed');
 
@@ -81,6 +94,7 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       clock,
       logger,
       bus,
+      events: new EventLog(database.db),
       database,
       artifacts,
       engine,
@@ -89,6 +103,7 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       features: { definitions, trainingSets, materializer, online: new OnlineReads(definitions, online) },
       tracking,
       training,
+      registry,
       close: async () => {
         await Promise.all([materializer.drain(), training.drain()]);
         for (const c of opened.reverse()) await c.close();

@@ -8,6 +8,7 @@ import { CairnError } from '../core/errors.js';
 import type { Schema } from './schema.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-tracking.js';
+import * as m0003 from './migrations/0003-registry.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -26,6 +27,7 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-foundation': m0001,
   '0002-tracking': m0002,
+  '0003-registry': m0003,
 };
 
 class StaticMigrations implements MigrationProvider {

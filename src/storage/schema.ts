@@ -174,6 +174,96 @@ export interface RunArtifactTable {
   created_by: string;
 }
 
+/** A registered model: the named home of numbered versions. */
+export interface RegisteredModelTable {
+  name: string;
+  description: string;
+  tags: string;
+  owner: string;
+  latest_version: number;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+/**
+ * One immutable model version. Only `stage`, `stage_updated_at` and the card pointers
+ * (`card_revision`, `card_status`) ever change; the dataset and parent columns duplicate parts
+ * of `lineage` so that lineage queries are indexed lookups.
+ */
+export interface ModelVersionTable {
+  model: string;
+  version: number;
+  stage: string;
+  stage_updated_at: string;
+  source: string;
+  run_id: string | null;
+  model_digest: string;
+  artifacts: string;
+  signature: string;
+  lineage: string;
+  metrics: string;
+  dataset_name: string | null;
+  dataset_version: number | null;
+  dataset_hash: string | null;
+  parent_model: string | null;
+  parent_version: number | null;
+  card_revision: number;
+  card_status: string;
+  created_at: string;
+  created_by: string;
+}
+
+/** Which feature versions a model version was trained on (forward lineage by feature). */
+export interface ModelVersionFeatureTable {
+  feature_name: string;
+  feature_version: number;
+  model: string;
+  version: number;
+}
+
+export interface ModelStageTransitionTable {
+  id: Generated<number>;
+  model: string;
+  version: number;
+  from_stage: string;
+  to_stage: string;
+  comment: string;
+  /** 1 when the move was a consequence of another (the old Production version archived). */
+  automatic: number;
+  at: string;
+  actor: string;
+}
+
+export interface ModelAliasTable {
+  model: string;
+  alias: string;
+  version: number;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface ModelCardRevisionTable {
+  model: string;
+  version: number;
+  revision: number;
+  fields: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ModelCardReviewTable {
+  id: Generated<number>;
+  model: string;
+  version: number;
+  revision: number;
+  decision: string;
+  comment: string;
+  at: string;
+  actor: string;
+}
+
 export interface Schema {
   api_tokens: ApiTokenTable;
   entities: EntityTable;
@@ -194,4 +284,11 @@ export interface Schema {
   latest_metrics: MetricPointTable;
   metric_history: MetricPointTable;
   run_artifacts: RunArtifactTable;
+  registered_models: RegisteredModelTable;
+  model_versions: ModelVersionTable;
+  model_version_features: ModelVersionFeatureTable;
+  model_stage_transitions: ModelStageTransitionTable;
+  model_aliases: ModelAliasTable;
+  model_card_revisions: ModelCardRevisionTable;
+  model_card_reviews: ModelCardReviewTable;
 }
