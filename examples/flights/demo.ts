@@ -32,10 +32,17 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs a `cairn` command as a user would type it, echoing the command and its output. */
+/** Whose API token the CLI uses: the data scientist's by default. */
+const tokens: Record<'ada' | 'rey', string> = { ada: '', rey: '' };
+
+/** Runs a `cairn` command as a user would type it (as `as`), echoing the command and its output. */
 function cli(url: string, ...args: string[]): string {
-  console.log(`   $ cairn ${args.map((a) => (/[\s*'(]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-  const res = spawnSync(process.execPath, [CAIRN, ...args, '--url', url], { encoding: 'utf8', env: process.env });
+  return cliAs('ada', url, ...args);
+}
+
+function cliAs(user: keyof typeof tokens, url: string, ...args: string[]): string {
+  console.log(`   ${user}$ cairn ${args.map((a) => (/[\s*'(]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+  const res = spawnSync(process.execPath, [CAIRN, ...args, '--url', url], { encoding: 'utf8', env: { ...process.env, CAIRN_TOKEN: tokens[user] } });
   const out = `${res.stdout}${res.stderr}`.trimEnd();
   if (out) console.log(out.replace(/^/gm, '     '));
   if (res.status !== 0) throw new Error(`cairn ${args[0]} failed with exit code ${res.status}`);
@@ -64,19 +71,28 @@ async function main(): Promise<void> {
   const { rows } = await prepareFlightsData(DATA);
   console.log(`   ${DATA} (${rows.toLocaleString('en-US')} flights with a flight_id) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  step('Starting cairn up (embedded: SQLite metadata, SQLite online store)');
+  step('Creating API tokens: ada (data scientist, editor) and rey (reviewer, approver)');
   fs.rmSync(HOME, { recursive: true, force: true });
+  for (const [user, role] of [['ada', 'editor'], ['rey', 'approver']] as const) {
+    const res = spawnSync(process.execPath, [CAIRN, 'tokens', 'create', '--user', user, '--role', role, '--json'], { encoding: 'utf8', env: { ...process.env, CAIRN_HOME: HOME } });
+    if (res.status !== 0) throw new Error(`cairn tokens create failed: ${res.stderr}`);
+    tokens[user] = (JSON.parse(res.stdout) as { secret: string }).secret;
+    console.log(`   $ cairn tokens create --user ${user} --role ${role}   → ${tokens[user].slice(0, 10)}… (stored only as a hash)`);
+  }
+
+  step('Starting cairn up (embedded: SQLite metadata and online store; auth on)');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [CAIRN, 'up'], {
-    env: { ...process.env, CAIRN_HOME: HOME, CAIRN_PORT: String(port), CAIRN_LOG_LEVEL: 'warn', CAIRN_AUTH: 'off', CAIRN_LOCAL_USER: 'demo' },
+    env: { ...process.env, CAIRN_HOME: HOME, CAIRN_PORT: String(port), CAIRN_LOG_LEVEL: 'warn', CAIRN_AUTH: 'on' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const client = new CairnClient({ url });
+  const client = new CairnClient({ url, token: tokens.ada });
+  const reviewer = new CairnClient({ url, token: tokens.rey });
   try {
     await waitUntilReady(client, server);
     console.log(`   listening on ${url} (API docs at ${url}/docs), data in ${HOME}`);
-    await scenario(client, url);
+    await scenario(client, reviewer, url);
   } finally {
     server.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => server.once('exit', (c) => resolve(c)));
@@ -84,7 +100,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function scenario(client: CairnClient, url: string): Promise<void> {
+async function scenario(client: CairnClient, reviewer: CairnClient, url: string): Promise<void> {
   step('Registering the source and the entities');
   cli(url, 'sources', 'create', 'flights', '--path', DATA, '--timestamp-column', 'date', '--description', 'US domestic flights, Jan-Jun 2001');
   await client.entities.create({ name: 'flight', joinKeys: ['flight_id'], description: 'one scheduled flight' });
@@ -172,6 +188,45 @@ async function scenario(client: CairnClient, url: string): Promise<void> {
 
   step('Comparing the two runs side by side');
   cli(url, 'runs', 'compare', ...runIds);
+
+  step('Registering the best run as flight-delay version 1, with its model card');
+  const best = (await client.runs.search({ experiments: ['flight-delay'], orderBy: 'metrics.valid_auc DESC', limit: 1 })).items[0]!;
+  console.log(`   best run: ${best.name} (${best.id}), valid AUC ${best.metrics.valid_auc?.value.toFixed(4)}`);
+  await client.models.create({ name: 'flight-delay', description: 'Will a US domestic flight depart more than 15 minutes late?' });
+  const version = await client.models.register('flight-delay', {
+    runId: best.id,
+    card: {
+      description: 'Probability that a scheduled US domestic flight departs more than 15 minutes late.',
+      intendedUse: ['Ranking flights by delay risk for passenger notifications and crew planning'],
+      trainingData: 'flights_jan@1: 508,239 US domestic flights of January 2001 with point-in-time airport features.',
+      evaluationData: 'flights_feb@1: the 458,170 flights of February 2001, built with the same feature set.',
+      modelArchitecture: 'gradient-boosted decision trees, 100 trees of up to 31 leaves, native categorical splits',
+    },
+  });
+  console.log(`   flight-delay@${version.version} registered from ${best.id}; card revision ${version.card?.revision ?? 1} is pending review`);
+  const early = await reviewer.models.transition('flight-delay', version.version, { stage: 'Production' }).catch((e: Error) => e.message);
+  console.log(`   promoting before the card is complete and approved is refused: ${early}`);
+  await client.models.editCard('flight-delay', version.version, {
+    owners: [{ name: 'ada', contact: 'ada@example.com' }],
+    license: 'Apache-2.0',
+    limitations: ['Trained on January 2001 only: seasonal effects (summer storms, holidays) are not covered', 'Knows nothing about weather or aircraft'],
+    ethicalConsiderations: [{ name: 'Delay predictions could be used to deprioritize passengers', mitigationStrategy: 'Use for operations and notifications only' }],
+    outOfScopeUses: ['Pricing or passenger treatment decisions'],
+  });
+  const denied = await client.models.approve('flight-delay', version.version, { comment: 'looks good to me' }).catch((e: Error) => e.message);
+  console.log(`   an editor cannot approve a card: ${denied}`);
+
+  step('Review: rey approves the card and promotes the version to Production');
+  cliAs('rey', url, 'models', 'approve', 'flight-delay', String(version.version), '--comment', 'metrics and limitations reviewed');
+  cliAs('rey', url, 'models', 'transition', 'flight-delay', String(version.version), 'Production', '--comment', 'first production model');
+  cli(url, 'models', 'production');
+
+  step('The model card');
+  cli(url, 'models', 'card', 'flight-delay', String(version.version), '--format', 'md');
+
+  step('Lineage: from the model back to the data and feature versions, and forward again');
+  cli(url, 'models', 'lineage', 'flight-delay', String(version.version));
+  cli(url, 'lineage', 'feature', 'origin_delay_rate_7d@1');
 
   step('Materializing the airport features into the online store');
   cli(url, 'materialize', '--entity', 'airport', '--end', '2001-03-31T23:59:59Z');

@@ -219,8 +219,9 @@ export function missingForCompleteness(fields: CardFields): string[] {
   return COMPLETENESS_FIELDS.filter((key) => isEmpty(fields[key])).map((key) => `card.${key}`);
 }
 
-// Run metrics that describe the fit rather than the model's quality stay off the card.
-const NOT_PERFORMANCE = new Set(['iterations', 'best_iteration']);
+// Run metrics that describe the fit rather than the model's quality stay off the card (the
+// per-iteration loss curves included: their last point repeats the final metrics).
+const NOT_PERFORMANCE = new Set(['iterations', 'best_iteration', 'train_loss', 'valid_loss', 'valid_metric']);
 const SLICES: [string, string][] = [
   ['valid_', 'validation'],
   ['train_', 'training'],

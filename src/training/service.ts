@@ -33,10 +33,13 @@ function parseDatasetRef(text: unknown, field: string, v: ValidationErrors): { n
   return { name: m[1]!, version: m[2] === undefined || m[2] === 'latest' ? null : Number(m[2]) };
 }
 
+// Counts and the decision threshold describe the data, not the model: they are tags, not metrics.
+const NOT_METRICS = new Set(['rows', 'positives', 'threshold']);
+
 /** Metric names for the run: `valid_auc`, `train_log_loss`, …  */
 function prefixed(prefix: string, metrics: object): { key: string; value: number }[] {
   return Object.entries(metrics)
-    .filter(([, value]) => typeof value === 'number' && Number.isFinite(value))
+    .filter(([key, value]) => !NOT_METRICS.has(key) && typeof value === 'number' && Number.isFinite(value))
     .map(([key, value]) => ({ key: `${prefix}_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, value: value as number }));
 }
 

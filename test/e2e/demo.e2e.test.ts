@@ -16,7 +16,7 @@ describe('the flights demo', () => {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, CAIRN_DEMO_DIR: dir },
-      timeout: 180_000,
+      timeout: 240_000,
     });
     const out = res.stdout + res.stderr;
     expect(res.status, out).toBe(0);
@@ -27,6 +27,13 @@ describe('the flights demo', () => {
     expect(out).toMatch(/content hash sha256:[0-9a-f]{64}/);
     expect(out).toMatch(/status:\s+succeeded/);
     expect(out).toMatch(/ATL\s+ORD\s+0\.\d+\s+\d+\s+0\.\d+/);
+    expect(out).toMatch(/valid_auc\s+0\.6\d+/);
+    expect(out).toMatch(/\* trainer\s+linear\s+gbdt/);
+    expect(out).toContain('promoting before the card is complete and approved is refused');
+    expect(out).toContain('an editor cannot approve a card: approving a model card needs the approver role; ada has editor');
+    expect(out).toMatch(/flight-delay\s+1\s+\S+\s+-\s+r2 approved/);
+    expect(out).toContain('# Model card: flight-delay version 1');
+    expect(out).toMatch(/origin_delay_rate_7d@1\s+airport\s+float64\s+7d/);
     expect(out).toContain('cairn up stopped (exit code 0)');
-  });
+  }, 240_000);
 });
