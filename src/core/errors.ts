@@ -114,3 +114,13 @@ export class ValidationErrors {
 export function isCairnError(e: unknown): e is CairnError {
   return e instanceof CairnError;
 }
+
+/** A promise's value, or null when it fails with a not-found error of any kind (a 404 code). */
+export async function orNullIfNotFound<T>(promise: Promise<T>): Promise<T | null> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err instanceof CairnError && err.httpStatus === 404) return null;
+    throw err;
+  }
+}

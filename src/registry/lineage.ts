@@ -2,7 +2,7 @@
  * Lineage: what a model version was made from, recorded at registration, and traced back through
  * the feature store on request (dataset version with its hash, feature definitions).
  */
-import { CairnError } from '../core/errors.js';
+import { orNullIfNotFound } from '../core/errors.js';
 import type { DatasetVersion, FeatureDefinitions, FeatureVersion, TrainingSets } from '../features/index.js';
 import type { Run } from '../tracking/index.js';
 import type { FeatureLineage, Lineage, LineageDetail, ModelVersion } from './model.js';
@@ -15,20 +15,11 @@ export interface LineageCatalog {
   feature(name: string, version: number): Promise<FeatureVersion | null>;
 }
 
-async function orNull<T>(promise: Promise<T>): Promise<T | null> {
-  try {
-    return await promise;
-  } catch (err) {
-    if (err instanceof CairnError && err.httpStatus === 404) return null;
-    throw err;
-  }
-}
-
 /** The feature store as the lineage catalog. */
 export function featureStoreLineage(definitions: FeatureDefinitions, trainingSets: TrainingSets): LineageCatalog {
   return {
-    dataset: (name, version) => orNull(trainingSets.get(name, version)),
-    feature: (name, version) => orNull(definitions.getFeature(name, version)),
+    dataset: (name, version) => orNullIfNotFound(trainingSets.get(name, version)),
+    feature: (name, version) => orNullIfNotFound(definitions.getFeature(name, version)),
   };
 }
 
