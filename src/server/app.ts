@@ -7,6 +7,7 @@ import { tokenRoutes } from '../identity/index.js';
 import { trackingRoutes } from '../tracking/index.js';
 import { trainingRoutes } from '../training/index.js';
 import { registryRoutes } from '../registry/index.js';
+import { tuningRoutes } from '../tuning/index.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
 import { eventRoutes } from './event-routes.js';
@@ -66,6 +67,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   await app.register(trackingRoutes(platform.tracking), { prefix: API_PREFIX });
   await app.register(trainingRoutes(platform.training), { prefix: API_PREFIX });
   await app.register(registryRoutes(platform.registry), { prefix: API_PREFIX });
+  await app.register(tuningRoutes(platform.tuning), { prefix: API_PREFIX });
   await app.register(eventRoutes(platform.events), { prefix: API_PREFIX });
   return app;
 }

@@ -21,6 +21,7 @@ import { SqlTokenStore, TokenService } from '../identity/index.js';
 import { SqlTrackingStore, TrackingService, featureStoreCatalog } from '../tracking/index.js';
 import { TrainingService } from '../training/index.js';
 import { RegistryService, SqlRegistryStore, featureStoreLineage } from '../registry/index.js';
+import { SqlTuningStore, TuningService } from '../tuning/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -47,6 +48,7 @@ export interface Platform {
   tracking: TrackingService;
   training: TrainingService;
   registry: RegistryService;
+  tuning: TuningService;
   /** Waits for background work, then closes every store. */
   close(): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       tracking,
       training,
       registry,
+      tuning: new TuningService(new SqlTuningStore(database.db, database.dialect), tracking, clock),
       close: async () => {
         await Promise.all([materializer.drain(), training.drain()]);
         for (const c of opened.reverse()) await c.close();

@@ -9,6 +9,7 @@ import type { Schema } from './schema.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-tracking.js';
 import * as m0003 from './migrations/0003-registry.js';
+import * as m0004 from './migrations/0004-tuning.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-foundation': m0001,
   '0002-tracking': m0002,
   '0003-registry': m0003,
+  '0004-tuning': m0004,
 };
 
 class StaticMigrations implements MigrationProvider {

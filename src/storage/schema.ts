@@ -264,6 +264,36 @@ export interface ModelCardReviewTable {
   actor: string;
 }
 
+export interface StudyTable {
+  name: string;
+  spec: string;
+  status: string;
+  stop_reason: string | null;
+  run_id: string;
+  next_number: number;
+  created_at: string;
+  created_by: string;
+  ended_at: string | null;
+}
+
+export interface TrialTable {
+  id: string;
+  study: string;
+  number: number;
+  params: string;
+  claim_key: string | null;
+  state: string;
+  value: number | null;
+  intermediate: string;
+  run_id: string | null;
+  worker: string;
+  started_at: string;
+  heartbeat_at: string;
+  ended_at: string | null;
+  error: string | null;
+  retried_by: string | null;
+}
+
 export interface Schema {
   api_tokens: ApiTokenTable;
   entities: EntityTable;
@@ -291,4 +321,6 @@ export interface Schema {
   model_aliases: ModelAliasTable;
   model_card_revisions: ModelCardRevisionTable;
   model_card_reviews: ModelCardReviewTable;
+  studies: StudyTable;
+  trials: TrialTable;
 }
