@@ -20,6 +20,7 @@ import { registerSources } from './commands/sources.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainingSets } from './commands/training-sets.js';
+import { registerTune } from './commands/tune.js';
 import { registerUp } from './commands/up.js';
 import { printError } from './output.js';
 
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     registerExperiments,
     registerRuns,
     registerTrain,
+    registerTune,
     registerModels,
     registerLineage,
     registerEvents,

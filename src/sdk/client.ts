@@ -34,6 +34,7 @@ import type {
 import type { ApiToken, Role } from '../identity/index.js';
 import { EventsClient, LineageClient, ModelsClient, type RegistryTransport } from './registry.js';
 import { TrackingClient } from './tracking.js';
+import { TuningClient } from './tuning.js';
 import type { TrainerName, TrainRequest, TrainingOutcome } from '../training/index.js';
 
 export type { Page };
@@ -360,6 +361,9 @@ export class CairnClient {
 
   /** The durable event log (registry events), read from a sequence number on. */
   readonly events = new EventsClient(this.registryTransport);
+
+  /** Hyperparameter tuning: studies, progress, and the worker protocol (`runStudy(client.tuning, …)`). */
+  readonly tuning = new TuningClient({ request: (method, route, options) => this.request(method, route, options) });
 
   readonly training = {
     /** The built-in trainers and their parameters (snake_case) with defaults. */

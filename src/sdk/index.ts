@@ -58,3 +58,23 @@ export type {
   RunStatus,
   SearchRunsInput,
 } from '../tracking/index.js';
+export { TuningClient } from './tuning.js';
+export type {
+  Budget,
+  ClaimOutcome,
+  CreateStudyInput,
+  Direction,
+  FinishTrialInput,
+  Objective,
+  Params,
+  ParamSpec,
+  PrunerConfig,
+  SamplerConfig,
+  SearchSpace,
+  Study,
+  StudyProgress,
+  StudyTarget,
+  Trial,
+  TrialHandle,
+  TrialState,
+} from '../tuning/index.js';

@@ -36,7 +36,7 @@ export function tuningRoutes(tuning: TuningService): FastifyPluginAsync {
       '/trials/:id/run',
       { schema: { tags, params: TrialId, body: Type.Object({ runId: Type.String() }, { additionalProperties: false }) } },
       async (req) => {
-        await tuning.attachRun(req.params.id, req.body.runId);
+        await tuning.attachRun(req.params.id, req.body.runId, req.actor);
         return { ok: true };
       },
     );
@@ -45,7 +45,7 @@ export function tuningRoutes(tuning: TuningService): FastifyPluginAsync {
       { schema: { tags, params: TrialId, body: Type.Object({ step: Type.Integer(), value: Type.Number() }, { additionalProperties: false }) } },
       async (req) => tuning.reportIntermediate(req.params.id, req.body.step, req.body.value, req.actor),
     );
-    app.post<{ Params: Static<typeof TrialId> }>('/trials/:id/heartbeat', { schema: { tags, params: TrialId } }, async (req) => tuning.heartbeat(req.params.id));
+    app.post<{ Params: Static<typeof TrialId> }>('/trials/:id/heartbeat', { schema: { tags, params: TrialId } }, async (req) => tuning.heartbeat(req.params.id, req.actor));
     app.post<{ Params: Static<typeof TrialId>; Body: Static<typeof Finish> }>('/trials/:id/finish', { schema: { tags, params: TrialId, body: Finish } }, async (req) =>
       tuning.finishTrial(req.params.id, req.body, req.actor),
     );

@@ -239,6 +239,11 @@ export class TuningService {
     requireRole(actor, 'editor', 'resuming a study');
     const study = await this.getStudy(name);
     if (study.status === 'cancelled') throw new CairnError('CONFLICT', `study ${name} was cancelled`, { study: name });
+    const v = new ValidationErrors();
+    if (budget.trials !== undefined && !(Number.isInteger(budget.trials) && budget.trials >= 1)) v.add('trials', 'expected an integer ≥ 1');
+    if (budget.seconds !== undefined && !(typeof budget.seconds === 'number' && budget.seconds > 0)) v.add('seconds', 'expected a number > 0');
+    if (budget.trials === undefined && budget.seconds === undefined && study.sampler.type !== 'grid') v.add('trials', 'give trials and/or seconds');
+    v.throwIfAny();
     await this.store.reopenStudy(name, { budget });
     return this.getStudy(name);
   }
@@ -248,9 +253,9 @@ export class TuningService {
     return {
       getStudy: (name) => this.getStudy(name),
       claimTrial: (study, worker) => this.claimTrial(study, worker, actor),
-      attachRun: (trialId, runId) => this.attachRun(trialId, runId),
+      attachRun: (trialId, runId) => this.attachRun(trialId, runId, actor),
       reportIntermediate: (trialId, step, value) => this.reportIntermediate(trialId, step, value, actor),
-      heartbeat: (trialId) => this.heartbeat(trialId),
+      heartbeat: (trialId) => this.heartbeat(trialId, actor),
       finishTrial: (trialId, input) => this.finishTrial(trialId, input, actor),
     };
   }
@@ -320,8 +325,16 @@ export class TuningService {
     return { ...trial, runId: run.id };
   }
 
-  async attachRun(trialId: string, runId: string): Promise<void> {
-    await this.store.updateTrial(trialId, { runId, heartbeatAt: this.now() });
+  /**
+   * Records the tracking run a worker created for a trial (the trainer target does).
+   * @throws FORBIDDEN, NOT_FOUND, RUN_NOT_FOUND; CONFLICT when the trial has ended
+   */
+  async attachRun(trialId: string, runId: string, actor: Actor): Promise<void> {
+    requireRole(actor, 'editor', 'running trials');
+    const trial = await this.getTrial(trialId);
+    await this.tracking.getRun(runId);
+    const alive = trial.state === 'running' && (await this.store.updateTrial(trialId, { runId, heartbeatAt: this.now() }));
+    if (!alive) throw new CairnError('CONFLICT', `trial ${trialId} has ended (${(await this.getTrial(trialId)).state})`, { trialId });
   }
 
   private async getTrial(id: string): Promise<Trial> {
@@ -335,6 +348,7 @@ export class TuningService {
    * @throws VALIDATION_FAILED, NOT_FOUND; CONFLICT when the trial has ended
    */
   async reportIntermediate(trialId: string, step: number, value: number, actor: Actor): Promise<{ prune: boolean }> {
+    requireRole(actor, 'editor', 'running trials');
     if (!Number.isInteger(step) || step < 0) throw CairnError.validation([{ path: 'step', reason: 'expected an integer ≥ 0' }]);
     if (typeof value !== 'number' || Number.isNaN(value)) throw CairnError.validation([{ path: 'value', reason: 'expected a number' }]);
     const trial = await this.getTrial(trialId);
@@ -351,7 +365,13 @@ export class TuningService {
     return { prune: shouldPrune(study.pruner, study.direction, { id: trialId, intermediate }, step, trials) };
   }
 
-  async heartbeat(trialId: string): Promise<{ stop: boolean }> {
+  /**
+   * Keeps a running trial alive; `stop` is true when it has ended elsewhere or its study was cancelled.
+   * @throws FORBIDDEN, NOT_FOUND
+   */
+  async heartbeat(trialId: string, actor: Actor): Promise<{ stop: boolean }> {
+    requireRole(actor, 'editor', 'running trials');
+    await this.getTrial(trialId);
     const alive = await this.store.updateTrial(trialId, { heartbeatAt: this.now() });
     if (!alive) return { stop: true };
     const trial = await this.getTrial(trialId);
@@ -365,6 +385,7 @@ export class TuningService {
    * @throws VALIDATION_FAILED, NOT_FOUND, CONFLICT when the trial already ended (e.g. failed after a lost heartbeat)
    */
   async finishTrial(trialId: string, input: FinishTrialInput, actor: Actor): Promise<Trial> {
+    requireRole(actor, 'editor', 'running trials');
     const v = new ValidationErrors();
     if (!['complete', 'pruned', 'failed'].includes(input.state)) v.add('state', 'must be complete, pruned or failed');
     if (input.state === 'complete' && !(typeof input.value === 'number' && Number.isFinite(input.value))) v.add('value', 'a complete trial needs a finite value');

@@ -47,6 +47,13 @@ function specOf(s: Study): Omit<StudySpec, 'name'> {
 }
 
 /** Studies and trials on Kysely: one implementation for SQLite and PostgreSQL. */
+/** Ends a claim's transaction with a rollback (the study's next number stays) and an answer. */
+class Refused extends Error {
+  constructor(readonly result: ClaimResult) {
+    super(result.kind);
+  }
+}
+
 export class SqlTuningStore implements TuningStore {
   constructor(
     private readonly db: Kysely<Schema>,
@@ -111,10 +118,11 @@ export class SqlTuningStore implements TuningStore {
   }
 
   async claimTrial(req: ClaimRequest): Promise<ClaimResult> {
+    // A refused claim rolls back, so it takes no trial number.
     try {
       return await this.db.transaction().execute(async (trx): Promise<ClaimResult> => {
         const lock = await this.lockStudy(trx, req.study);
-        if (!lock || lock.status !== 'running') return { kind: 'stopped' };
+        if (!lock || lock.status !== 'running') throw new Refused({ kind: 'stopped' });
         if (req.maxTrials !== null) {
           const { n } = await trx
             .selectFrom('trials')
@@ -122,7 +130,7 @@ export class SqlTuningStore implements TuningStore {
             .where('study', '=', req.study)
             .where('retried_by', 'is', null)
             .executeTakeFirstOrThrow();
-          if (Number(n) >= req.maxTrials) return { kind: 'budget' };
+          if (Number(n) >= req.maxTrials) throw new Refused({ kind: 'budget' });
         }
         const row: TrialTable = {
           id: req.trialId,
@@ -145,6 +153,7 @@ export class SqlTuningStore implements TuningStore {
         return { kind: 'claimed', trial: toTrial(row) };
       });
     } catch (err) {
+      if (err instanceof Refused) return err.result;
       if (isUniqueViolation(err)) return { kind: 'collision' };
       throw err;
     }
@@ -160,9 +169,11 @@ export class SqlTuningStore implements TuningStore {
       .where('heartbeat_at', '<', staleBefore)
       .executeTakeFirst();
     if (!any) return null;
-    return this.db.transaction().execute(async (trx) => {
+    return this.db
+      .transaction()
+      .execute(async (trx) => {
       const lock = await this.lockStudy(trx, study);
-      if (!lock || lock.status !== 'running') return null;
+      if (!lock || lock.status !== 'running') throw new Refused({ kind: 'stopped' });
       const stale = await trx
         .selectFrom('trials')
         .selectAll()
@@ -171,7 +182,7 @@ export class SqlTuningStore implements TuningStore {
         .where('heartbeat_at', '<', staleBefore)
         .orderBy('number')
         .executeTakeFirst();
-      if (!stale) return null;
+      if (!stale) throw new Refused({ kind: 'stopped' });
       const error = `worker ${stale.worker} stopped sending heartbeats (last ${stale.heartbeat_at}); retried as trial ${lock.number}`;
       await trx
         .updateTable('trials')
@@ -197,7 +208,12 @@ export class SqlTuningStore implements TuningStore {
       };
       await trx.insertInto('trials').values(row).execute();
       return { failed: toTrial({ ...stale, state: 'failed', claim_key: null, retried_by: retryId, ended_at: now, error }), retry: toTrial(row) };
-    });
+      })
+      .catch((err: unknown) => {
+        // Nothing to retry after all (another worker took it): roll back, keeping the next number.
+        if (err instanceof Refused) return null;
+        throw err;
+      });
   }
 
   async getTrial(id: string): Promise<Trial | null> {
