@@ -67,6 +67,11 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     close = () => db.destroy();
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: 10, types: pgTypes, connectionTimeoutMillis: 5000 });
+    // An idle pooled connection that the server closes (restart, failover, pg_terminate_backend)
+    // is reported as a pool 'error' event; unheard, Node turns it into an uncaught exception that
+    // kills the process. The pool has already dropped that client and the next query opens a new
+    // one, and /readyz's ping reports a server that stays away, so there is nothing else to do.
+    pool.on('error', () => {});
     db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     close = () => db.destroy();
   }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/db.js';
-import { METADATA_BACKENDS, type TestDatabase } from '../support/backends.js';
+import pg from 'pg';
+import { METADATA_BACKENDS, POSTGRES_ADMIN_URL, type TestDatabase } from '../support/backends.js';
 
 describe.each(METADATA_BACKENDS)('metadata store on $name', (backend) => {
   let t: TestDatabase;
@@ -25,6 +26,26 @@ describe.each(METADATA_BACKENDS)('metadata store on $name', (backend) => {
     );
     await again.ping();
     await again.close();
+  });
+
+  // Regression: an idle pooled connection closed by the server used to surface as an uncaught
+  // exception (CI saw it when a suite dropped its database WITH (FORCE)).
+  it.runIf(backend.name === 'postgres')('survives the server closing idle connections', async () => {
+    const { db } = t.database;
+    await Promise.all([1, 2, 3].map(() => t.database.ping()));
+    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    try {
+      const dbName = new URL(t.url).pathname.slice(1);
+      const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+      expect(rowCount).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // the pool reconnects on the next query
+    await t.database.ping();
+    expect(await db.selectFrom('cairn_migrations' as never).select(['name' as never]).execute()).not.toHaveLength(0);
   });
 
   it('generates event sequence numbers', async () => {
