@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_BACKENDS, createPostgresDatabase } from '../support/backends.js';
+import { METADATA_BACKENDS } from '../support/backends.js';
 import { makeFlights, writeCsv, type FlightRow } from '../support/fixtures.js';
-import { startTestServer, type TestServer } from '../support/platform.js';
+import { apiCaller, startTestServerOn, type TestServer } from '../support/platform.js';
 
 const API = '/api/v1';
 
@@ -15,27 +15,16 @@ describe.each(METADATA_BACKENDS)('feature store API on $name', ({ name: backend 
   let s: TestServer;
   let flights: FlightRow[];
   let flightsCsv: string;
-  let dropDb: (() => Promise<void>) | null = null;
 
-  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) => {
-    const res = await s.app.inject({ method, url: API + url, ...(payload !== undefined ? { payload: payload as object } : {}) });
-    return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.rawPayload };
-  };
+  const call = apiCaller(() => s.app);
 
   beforeAll(async () => {
-    const env: Record<string, string> = {};
-    if (backend === 'postgres') {
-      const db = await createPostgresDatabase();
-      env.CAIRN_DATABASE_URL = db.url;
-      dropDb = db.drop;
-    }
-    s = await startTestServer(env);
+    s = await startTestServerOn(backend);
     flights = makeFlights();
     flightsCsv = writeCsv(s.home, 'flights.csv', flights);
   });
   afterAll(async () => {
     await s?.close();
-    await dropDb?.();
   });
 
   describe('entities', () => {

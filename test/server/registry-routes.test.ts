@@ -4,44 +4,30 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_BACKENDS, createPostgresDatabase } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/platform.js';
+import { METADATA_BACKENDS } from '../support/backends.js';
+import { apiCaller, errorPaths, startTestServer, startTestServerOn, type Method, type TestServer } from '../support/platform.js';
 import { COMPLETE_CARD, MINIMAL_CARD, ROOT, foreignOnnx, handmadeRun, seedFeatureStore } from '../support/registry.js';
 
 const API = '/api/v1';
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-const errorPaths = (body: { error: { details: { errors: { path: string }[] } } }) => body.error.details.errors.map((e) => e.path);
 
 describe.each(METADATA_BACKENDS)('registry API on $name', ({ name: backend }) => {
   let s: TestServer;
-  let dropDb: (() => Promise<void>) | null = null;
   let runId: string;
 
-  const call = async (method: Method, url: string, payload?: unknown) => {
-    const res = await s.app.inject({ method, url: API + url, ...(payload !== undefined ? { payload: payload as object } : {}) });
-    const json = res.headers['content-type']?.toString().includes('json');
-    return { status: res.statusCode, body: json ? res.json() : res.body, headers: res.headers };
-  };
+  const call = apiCaller(() => s.app);
   const upload = async (model: string, data: Uint8Array | string, contentType = 'application/octet-stream') => {
     const res = await s.app.inject({ method: 'POST', url: `${API}/models/${model}/files`, headers: { 'content-type': contentType }, payload: Buffer.from(data) });
     return { status: res.statusCode, body: res.json() };
   };
 
   beforeAll(async () => {
-    const env: Record<string, string> = {};
-    if (backend === 'postgres') {
-      const db = await createPostgresDatabase();
-      env.CAIRN_DATABASE_URL = db.url;
-      dropDb = db.drop;
-    }
-    s = await startTestServer(env);
+    s = await startTestServerOn(backend);
     await seedFeatureStore(s.platform, s.home);
     runId = (await handmadeRun(s.platform)).id;
   });
   afterAll(async () => {
     await s?.close();
-    await dropDb?.();
   });
 
   it('creates, reads, updates and pages models', async () => {
@@ -183,13 +169,13 @@ describe.each(METADATA_BACKENDS)('registry API on $name', ({ name: backend }) =>
 
   it('renders cards as Markdown and as a standalone, escaped HTML page', async () => {
     await call('PATCH', '/models/delay/versions/2/card', { caveats: '<img src=x onerror=alert(1)>' });
-    const md = await call('GET', '/models/delay/versions/2/card.md');
-    expect(md.status).toBe(200);
+    const md = await s.app.inject({ method: 'GET', url: `${API}/models/delay/versions/2/card.md` });
+    expect(md.statusCode).toBe(200);
     expect(md.headers['content-type']).toBe('text/markdown; charset=utf-8');
     expect(md.body).toContain('# Model card: delay version 2');
     expect(md.body).toContain('## Lineage');
     expect(md.body).toContain('| valid_auc | validation | 0.71 | run |');
-    const html = await call('GET', '/models/delay/versions/2/card.html');
+    const html = await s.app.inject({ method: 'GET', url: `${API}/models/delay/versions/2/card.html` });
     expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(html.headers['content-security-policy']).toContain("default-src 'none'");
     expect(html.body).toContain('&lt;img src=x onerror=alert(1)&gt;');

@@ -5,40 +5,27 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_BACKENDS, createPostgresDatabase } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/platform.js';
+import { METADATA_BACKENDS } from '../support/backends.js';
+import { apiCaller, errorPaths, startTestServer, startTestServerOn, type Method, type TestServer } from '../support/platform.js';
 
 const API = '/api/v1';
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 describe.each(METADATA_BACKENDS)('tracking API on $name', ({ name: backend }) => {
   let s: TestServer;
-  let dropDb: (() => Promise<void>) | null = null;
   let runA: string;
   let runB: string;
 
-  const call = async (method: Method, url: string, payload?: unknown) => {
-    const res = await s.app.inject({ method, url: API + url, ...(payload !== undefined ? { payload: payload as object } : {}) });
-    return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body };
-  };
+  const call = apiCaller(() => s.app);
   const upload = async (runId: string, path: string, data: Buffer | string, contentType = 'application/octet-stream') => {
     const res = await s.app.inject({ method: 'PUT', url: `${API}/runs/${runId}/artifacts/${path}`, headers: { 'content-type': contentType }, payload: data });
     return { status: res.statusCode, body: res.json() };
   };
-  const errorPaths = (body: { error: { details: { errors: { path: string }[] } } }) => body.error.details.errors.map((e) => e.path);
 
   beforeAll(async () => {
-    const env: Record<string, string> = {};
-    if (backend === 'postgres') {
-      const db = await createPostgresDatabase();
-      env.CAIRN_DATABASE_URL = db.url;
-      dropDb = db.drop;
-    }
-    s = await startTestServer(env);
+    s = await startTestServerOn(backend);
   });
   afterAll(async () => {
     await s?.close();
-    await dropDb?.();
   });
 
   describe('experiments', () => {

@@ -4,37 +4,24 @@
  * finish). The main flow runs on SQLite and on PostgreSQL; auth on SQLite.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_BACKENDS, createPostgresDatabase } from '../support/backends.js';
-import { startTestServer, type TestServer } from '../support/platform.js';
+import { METADATA_BACKENDS } from '../support/backends.js';
+import { apiCaller, errorPaths, startTestServer, startTestServerOn, type Method, type TestServer } from '../support/platform.js';
 
 const API = '/api/v1';
-type Method = 'GET' | 'POST';
 
 const SPACE = { x: { type: 'int', low: 0, high: 3 }, color: { type: 'categorical', choices: ['red', 'blue'] } };
 
 describe.each(METADATA_BACKENDS)('tuning API on $name', ({ name: backend }) => {
   let s: TestServer;
-  let dropDb: (() => Promise<void>) | null = null;
 
-  const call = async (method: Method, url: string, payload?: unknown) => {
-    const res = await s.app.inject({ method, url: API + url, ...(payload !== undefined ? { payload: payload as object } : {}) });
-    return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body };
-  };
-  const errorPaths = (body: { error: { details: { errors: { path: string }[] } } }) => body.error.details.errors.map((e) => e.path).sort();
+  const call = apiCaller(() => s.app);
   const claim = async (study: string, worker = 'w1') => call('POST', `/studies/${study}/claims`, { worker });
 
   beforeAll(async () => {
-    const env: Record<string, string> = {};
-    if (backend === 'postgres') {
-      const db = await createPostgresDatabase();
-      env.CAIRN_DATABASE_URL = db.url;
-      dropDb = db.drop;
-    }
-    s = await startTestServer(env);
+    s = await startTestServerOn(backend);
   });
   afterAll(async () => {
     await s?.close();
-    await dropDb?.();
   });
 
   describe('studies', () => {
@@ -70,9 +57,9 @@ describe.each(METADATA_BACKENDS)('tuning API on $name', ({ name: backend }) => {
       });
       expect(bad.status).toBe(400);
       expect(bad.body.error.code).toBe('VALIDATION_FAILED');
-      expect(errorPaths(bad.body)).toEqual(['direction', 'fixedParams.x', 'metric', 'name', 'space.c.choices', 'space.n.low', 'space.n.step', 'space.x.high', 'space.z.type', 'budget.trials'].sort());
+      expect(errorPaths(bad.body).sort()).toEqual(['direction', 'fixedParams.x', 'metric', 'name', 'space.c.choices', 'space.n.low', 'space.n.step', 'space.x.high', 'space.z.type', 'budget.trials'].sort());
       const empty = await call('POST', '/studies', { name: 'e', metric: 'loss', space: {} });
-      expect(errorPaths(empty.body)).toEqual(['budget', 'space']);
+      expect(errorPaths(empty.body).sort()).toEqual(['budget', 'space']);
       const schema = await call('POST', '/studies', { name: 'e', space: 'x' });
       expect(schema.status).toBe(400);
       expect(errorPaths(schema.body)).toEqual(expect.arrayContaining(['metric', 'space']));

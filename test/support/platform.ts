@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { openPlatform, type Platform } from '../../src/server/platform.js';
-import { tempDir } from './backends.js';
+import { createPostgresDatabase, tempDir } from './backends.js';
 
 export interface TestServer {
   platform: Platform;
@@ -34,3 +34,35 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   };
 }
+
+/** startTestServer on a metadata backend: PostgreSQL gets a fresh database, dropped on close. */
+export async function startTestServerOn(backend: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<TestServer> {
+  if (backend === 'sqlite') return startTestServer(env);
+  const db = await createPostgresDatabase();
+  try {
+    const s = await startTestServer({ ...env, CAIRN_DATABASE_URL: db.url });
+    return {
+      ...s,
+      close: async () => {
+        await s.close();
+        await db.drop();
+      },
+    };
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** `call(method, url, payload)` on an in-process app under `prefix`: status and JSON (or text) body. */
+export function apiCaller(app: () => FastifyInstance, prefix = '/api/v1') {
+  return async (method: Method, url: string, payload?: unknown) => {
+    const res = await app().inject({ method, url: prefix + url, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body };
+  };
+}
+
+/** The field paths of a 400 VALIDATION_FAILED body, in order. */
+export const errorPaths = (body: { error: { details: { errors: { path: string }[] } } }): string[] => body.error.details.errors.map((e) => e.path);
