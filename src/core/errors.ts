@@ -106,6 +106,19 @@ export class ValidationErrors {
     return this.errors.length === 0;
   }
 
+  /** `value` if it is a string of at most `max` characters; otherwise records why and returns null. */
+  text(path: string, value: unknown, max: number): string | null {
+    if (typeof value !== 'string') {
+      this.add(path, 'expected a string');
+      return null;
+    }
+    if (value.length > max) {
+      this.add(path, `at most ${max} characters, got ${value.length}`);
+      return null;
+    }
+    return value;
+  }
+
   throwIfAny(message?: string): void {
     if (this.errors.length > 0) throw CairnError.validation(this.errors, message);
   }

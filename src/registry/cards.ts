@@ -81,15 +81,7 @@ const EMPTY_FIELDS: CardFields = {
 const FIELD_NAMES = new Set(Object.keys(EMPTY_FIELDS));
 
 function text(v: ValidationErrors, path: string, value: unknown): string | null {
-  if (typeof value !== 'string') {
-    v.add(path, 'expected a string');
-    return null;
-  }
-  if (value.length > MAX_TEXT) {
-    v.add(path, `at most ${MAX_TEXT} characters, got ${value.length}`);
-    return null;
-  }
-  return value.trim();
+  return v.text(path, value, MAX_TEXT)?.trim() ?? null;
 }
 
 /** A list of items, or one item standing for a list of one; empty strings are dropped. */

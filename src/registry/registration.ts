@@ -15,7 +15,7 @@ import { checkArtifactPath, type RunArtifact, type TrackingService } from '../tr
 import { lineageOfRun, type LineageCatalog } from './lineage.js';
 import type { Lineage, ModelSignature, ModelSource, VersionArtifact } from './model.js';
 import { inspectOnnx } from './onnx-inspect.js';
-import { checkPinnedRef, checkTags, checkText } from './validation.js';
+import { checkPinnedRef, checkTags } from './validation.js';
 
 export const DEFAULT_ARTIFACT_PATH = 'model/model.onnx';
 /** Files copied from beside a run's ONNX file into the version, when present. */
@@ -175,8 +175,8 @@ async function checkLineageInput(v: ValidationErrors, catalog: LineageCatalog, i
     if (ref && !(await catalog.feature(ref.name, ref.version))) v.add(`lineage.features[${i}]`, `feature version ${text} not found`);
     else if (ref && !lineage.features.includes(text)) lineage.features.push(text);
   }
-  if (input.trainer !== undefined) lineage.trainer = checkText(v, 'lineage.trainer', input.trainer, 200);
-  if (input.codeVersion !== undefined) lineage.codeVersion = checkText(v, 'lineage.codeVersion', input.codeVersion, 500);
+  if (input.trainer !== undefined) lineage.trainer = v.text('lineage.trainer', input.trainer, 200);
+  if (input.codeVersion !== undefined) lineage.codeVersion = v.text('lineage.codeVersion', input.codeVersion, 500);
   if (input.params !== undefined) {
     const p = input.params as unknown;
     if (p === null || typeof p !== 'object' || Array.isArray(p)) v.add('lineage.params', 'expected an object of name: value');

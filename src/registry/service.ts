@@ -8,7 +8,7 @@ import { RegistryContext, type RegistryDeps } from './context.js';
 import { inspectOnnx } from './onnx-inspect.js';
 import type { LineageDetail, ModelAlias, ModelSignature, ModelVersion, ModelVersionDetail, RegisteredModel, Stage, StageTransition } from './model.js';
 import { resolveSource, type SourceInput } from './registration.js';
-import { checkAlias, checkModelName, checkModelVersionRef, checkStage, checkTags, checkText, parseStage } from './validation.js';
+import { MAX_TEXT, checkAlias, checkModelName, checkModelVersionRef, checkStage, checkTags, parseStage } from './validation.js';
 
 export interface CreateModelInput {
   name: string;
@@ -86,9 +86,9 @@ export class RegistryService {
     requireRole(actor, 'editor', 'registering a model');
     const v = new ValidationErrors();
     checkModelName(v, 'name', input.name);
-    const description = input.description === undefined ? '' : (checkText(v, 'description', input.description) ?? '');
+    const description = input.description === undefined ? '' : (v.text('description', input.description, MAX_TEXT) ?? '');
     const tags = checkTags(v, 'tags', input.tags);
-    const owner = input.owner === undefined ? actor.user : checkText(v, 'owner', input.owner, 200);
+    const owner = input.owner === undefined ? actor.user : v.text('owner', input.owner, 200);
     if (owner === '') v.add('owner', 'must not be empty');
     v.throwIfAny();
     const at = this.ctx.now();
@@ -107,9 +107,9 @@ export class RegistryService {
     requireRole(actor, 'editor', 'editing a model');
     const v = new ValidationErrors();
     const model = { ...(await this.ctx.requireModel(name)) };
-    if (input.description !== undefined) model.description = checkText(v, 'description', input.description) ?? '';
+    if (input.description !== undefined) model.description = v.text('description', input.description, MAX_TEXT) ?? '';
     if (input.tags !== undefined) model.tags = checkTags(v, 'tags', input.tags);
-    if (input.owner !== undefined) model.owner = checkText(v, 'owner', input.owner, 200) ?? '';
+    if (input.owner !== undefined) model.owner = v.text('owner', input.owner, 200) ?? '';
     if (input.owner !== undefined && model.owner === '') v.add('owner', 'must not be empty');
     v.throwIfAny();
     model.updatedAt = this.ctx.now();
@@ -262,7 +262,7 @@ export class RegistryService {
   async transition(model: string, version: number, input: TransitionInput, actor: Actor): Promise<{ version: ModelVersion; transitions: StageTransition[] }> {
     const v = new ValidationErrors();
     const to = checkStage(v, 'stage', input.stage);
-    const comment = input.comment === undefined ? '' : (checkText(v, 'comment', input.comment) ?? '');
+    const comment = input.comment === undefined ? '' : (v.text('comment', input.comment, MAX_TEXT) ?? '');
     if (input.archiveExisting !== undefined && typeof input.archiveExisting !== 'boolean') v.add('archiveExisting', 'expected true or false');
     v.throwIfAny();
     requireRole(actor, 'editor', 'moving a model version between stages');

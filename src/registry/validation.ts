@@ -48,19 +48,6 @@ export function checkStage(v: ValidationErrors, path: string, text: unknown): St
   return stage;
 }
 
-/** Optional free text up to MAX_TEXT characters. */
-export function checkText(v: ValidationErrors, path: string, value: unknown, max = MAX_TEXT): string | null {
-  if (typeof value !== 'string') {
-    v.add(path, 'expected a string');
-    return null;
-  }
-  if (value.length > max) {
-    v.add(path, `at most ${max} characters, got ${value.length}`);
-    return null;
-  }
-  return value;
-}
-
 export function checkTags(v: ValidationErrors, path: string, value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (value === undefined || value === null) return out;
@@ -75,7 +62,7 @@ export function checkTags(v: ValidationErrors, path: string, value: unknown): Re
       v.add(`${path}.${key}`, 'keys are 1 to 128 of letters, digits, _ . - /');
       continue;
     }
-    const checked = checkText(v, `${path}.${key}`, text, 5000);
+    const checked = v.text(`${path}.${key}`, text, 5000);
     if (checked !== null) out[key] = checked;
   }
   return out;

@@ -5,7 +5,7 @@
 import { ValidationErrors } from '../core/errors.js';
 import type { RunInputs } from './model.js';
 import type { LogBatch } from './store.js';
-import { checkDigest, checkKey, checkPinnedRef, checkTime, checkValueText, paramText } from './validation.js';
+import { MAX_VALUE_LENGTH, checkDigest, checkKey, checkPinnedRef, checkTime, paramText } from './validation.js';
 
 /** The most entries of each kind one batch may carry. */
 export const MAX_BATCH = { params: 1000, metrics: 10_000, tags: 1000 } as const;
@@ -111,7 +111,7 @@ export function checkLogBatch(input: LogBatchInput, now: string): LogBatch {
 
   (input.tags ?? []).forEach((t, i) => {
     const keyOk = checkKey(v, `tags[${i}].key`, t?.key);
-    const value = checkValueText(v, `tags[${i}].value`, t?.value);
+    const value = v.text(`tags[${i}].value`, t?.value, MAX_VALUE_LENGTH);
     if (keyOk && value !== null) batch.tags.push({ key: t.key, value });
   });
   v.throwIfAny();

@@ -20,7 +20,7 @@ import {
 import { formatOrderBy, parseFilter, parseOrderBy, type OrderKey } from './search-parser.js';
 import { checkLogBatch, checkRunInputs, type LogBatchInput, type RunInputCatalog, type RunInputsInput } from './run-input.js';
 import type { SearchPosition, TrackingStore } from './store.js';
-import { checkArtifactPath, checkExperimentName, checkRunName, checkStringMap, checkTime, checkValueText } from './validation.js';
+import { MAX_VALUE_LENGTH, checkArtifactPath, checkExperimentName, checkRunName, checkStringMap, checkTime } from './validation.js';
 
 export interface CreateExperimentInput {
   name: string;
@@ -84,7 +84,7 @@ export class TrackingService {
     const v = new ValidationErrors();
     checkExperimentName(v, 'name', input.name);
     const tags = checkStringMap(v, 'tags', input.tags);
-    if (input.description !== undefined) checkValueText(v, 'description', input.description);
+    if (input.description !== undefined) v.text('description', input.description, MAX_VALUE_LENGTH);
     v.throwIfAny();
     const experiment: Experiment = {
       name: input.name,
@@ -131,8 +131,8 @@ export class TrackingService {
     const tags = checkStringMap(v, 'tags', input.tags);
     const startTime = input.startTime === undefined ? this.now() : checkTime(v, 'startTime', input.startTime);
     const source: RunSource = { command: input.source?.command ?? null, codeVersion: input.source?.codeVersion ?? null };
-    if (source.command !== null) checkValueText(v, 'source.command', source.command);
-    if (source.codeVersion !== null) checkValueText(v, 'source.codeVersion', source.codeVersion);
+    if (source.command !== null) v.text('source.command', source.command, MAX_VALUE_LENGTH);
+    if (source.codeVersion !== null) v.text('source.codeVersion', source.codeVersion, MAX_VALUE_LENGTH);
     const inputs = await checkRunInputs(v, input.inputs ?? {}, this.catalog);
     if (input.parentRunId !== undefined && !(await this.store.getRun(input.parentRunId))) {
       v.add('parentRunId', `run ${input.parentRunId} not found`);

@@ -41,19 +41,7 @@ export function paramText(v: ValidationErrors, path: string, value: unknown): st
     v.add(path, 'expected a string, a number or a boolean');
     return null;
   }
-  return checkValueText(v, path, String(value));
-}
-
-export function checkValueText(v: ValidationErrors, path: string, value: unknown): string | null {
-  if (typeof value !== 'string') {
-    v.add(path, 'expected a string');
-    return null;
-  }
-  if (value.length > MAX_VALUE_LENGTH) {
-    v.add(path, `at most ${MAX_VALUE_LENGTH} characters, got ${value.length}`);
-    return null;
-  }
-  return value;
+  return v.text(path, String(value), MAX_VALUE_LENGTH);
 }
 
 /** A map of tags (or params with `asParam`) checked key by key under `path.key`. */
@@ -67,7 +55,7 @@ export function checkStringMap(v: ValidationErrors, path: string, value: unknown
   for (const [key, raw] of Object.entries(value)) {
     const at = `${path}.${key}`;
     if (!checkKey(v, at, key)) continue;
-    const text = asParam ? paramText(v, at, raw) : checkValueText(v, at, raw);
+    const text = asParam ? paramText(v, at, raw) : v.text(at, raw, MAX_VALUE_LENGTH);
     if (text !== null) out[key] = text;
   }
   return out;
