@@ -2,7 +2,15 @@
 export * from './model.js';
 export type { FeatureStore, Materialization, MaterializationStatus } from './store.js';
 export { SqlFeatureStore } from './sql-store.js';
-export { FeatureDefinitions, type FeatureUseInput, type ResolvedUse } from './definitions.js';
+export {
+  FeatureDefinitions,
+  type CreateEntityInput,
+  type CreateFeatureSetInput,
+  type CreateSourceInput,
+  type FeatureSpecInput as FeatureSpecFields,
+  type FeatureUseInput,
+  type ResolvedUse,
+} from './definitions.js';
 export { TrainingSets, type BuildTrainingSetInput, type BuildResult } from './training-sets.js';
 export { Materializer, type MaterializeInput, type MaterializationProgress } from './materialization.js';
 export { OnlineReads, type OnlineReadInput, type OnlineReadResult } from './online-reads.js';

@@ -18,17 +18,19 @@ import type { Page } from '../core/pagination.js';
 import type {
   BuildResult,
   BuildTrainingSetInput,
+  CreateEntityInput,
+  CreateFeatureSetInput,
+  CreateSourceInput,
   DataSource,
   DatasetVersion,
   Entity,
   FeatureSetVersion,
-  FeatureUseInput,
+  FeatureSpecFields,
   FeatureVersion,
   MaterializationProgress,
   MaterializeInput,
   OnlineReadInput,
   OnlineReadResult,
-  SourceFormat,
   ValueType,
 } from '../features/index.js';
 import type { ApiToken, Role } from '../identity/index.js';
@@ -63,46 +65,21 @@ export interface ListOptions {
   cursor?: string;
 }
 
-export interface CreateEntityInput {
-  name: string;
-  joinKeys: string[];
-  description?: string;
-}
+export type { CreateEntityInput, CreateFeatureSetInput, CreateSourceInput };
 
-export interface CreateSourceInput {
-  name: string;
-  /** A file path or glob as the server sees it. */
-  path: string;
-  format?: SourceFormat;
-  timestampColumn: string;
-  description?: string;
-}
-
-export interface FeatureSpecInput {
+/** The service's feature spec, with the fields a new feature cannot do without made required and typed. */
+export type FeatureSpecInput = Omit<FeatureSpecFields, 'entity' | 'source' | 'valueType' | 'expression'> & {
   entity: string;
   source: string;
   valueType: ValueType;
   expression: string;
-  window?: string | null;
-  keyColumns?: Record<string, string>;
-  description?: string;
-  tags?: Record<string, string>;
-}
+};
 
 export interface CreateFeatureInput extends FeatureSpecInput {
   name: string;
 }
 
-export interface CreateFeatureSetInput {
-  name: string;
-  description?: string;
-  features: FeatureUseInput[];
-}
-
-export interface UpdateFeatureSetInput {
-  description?: string;
-  features?: FeatureUseInput[];
-}
+export type UpdateFeatureSetInput = Partial<Omit<CreateFeatureSetInput, 'name'>>;
 
 /** An update's answer: the version now current, and whether the update minted it. */
 export type Updated<T> = T & { created: boolean };
