@@ -8,6 +8,9 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   features: async () => (await import('./features.js')).benchFeatures(),
   tracking: async () => (await import('./tracking.js')).benchTracking(),
   ml: async () => (await import('./ml.js')).benchMl(),
+  serve: async () => (await import('./serve.js')).benchServe(),
+  tuning: async () => (await import('./tuning.js')).benchTuning(),
+  'prediction-log': async () => (await import('./prediction-log.js')).benchPredictionLog(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -15,12 +15,14 @@ import { registerMaterialize } from './commands/materialize.js';
 import { registerModels } from './commands/models.js';
 import { registerEvents, registerLineage } from './commands/lineage.js';
 import { registerOnline } from './commands/online.js';
+import { registerPredictions } from './commands/predictions.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSources } from './commands/sources.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainingSets } from './commands/training-sets.js';
 import { registerTune } from './commands/tune.js';
+import { registerServe } from './commands/serve.js';
 import { registerUp } from './commands/up.js';
 import { printError } from './output.js';
 
@@ -39,6 +41,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError();
   for (const register of [
     registerUp,
+    registerServe,
     registerConfig,
     registerTokens,
     registerEntities,
@@ -56,6 +59,7 @@ export function buildProgram(): Command {
     registerModels,
     registerLineage,
     registerEvents,
+    registerPredictions,
   ]) {
     register(program);
   }

@@ -32,6 +32,7 @@ const HTTP_STATUS = {
   MODEL_NOT_FOUND: 404,
   MODEL_VERSION_NOT_FOUND: 404,
   ALIAS_NOT_FOUND: 404,
+  PREDICTION_NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   CONFLICT: 409,
   // The version's card blocks the request (a move to Production): fix or review the card, then retry.

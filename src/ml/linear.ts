@@ -51,12 +51,16 @@ export interface LinearIterationInfo {
 
 export interface LinearOptions {
   onIteration?: (info: LinearIterationInfo) => void;
+  /** Asked after every iteration; true ends the solve there (another thread stopping a synchronous fit). */
+  shouldStop?: () => boolean;
 }
 
 export interface LinearResult {
   model: LinearModel;
   iterations: number;
   converged: boolean;
+  /** Ended by `options.shouldStop`. */
+  stopped: boolean;
   solver: 'newton' | 'lbfgs';
   /** Final mean training loss: logloss (binary) or RMSE (regression). */
   loss: number;
@@ -233,6 +237,8 @@ interface SolveState {
   maxIterations: number;
   tolerance: number;
   report: (iteration: number) => void;
+  /** True ends the solve after the iteration just reported. */
+  stop: () => boolean;
 }
 
 /** Newton's method with a dense Hessian and a backtracking line search on the objective. */
@@ -298,6 +304,7 @@ function solveNewton(st: SolveState): { iterations: number; converged: boolean }
     const previous = f;
     f = fNew;
     st.report(it);
+    if (st.stop()) return { iterations: it, converged: false };
     if (change <= st.tolerance * (1 + size) || previous - f <= 1e-15 * Math.abs(previous)) return { iterations: it, converged: true };
   }
   return { iterations: st.maxIterations, converged: false };
@@ -396,6 +403,7 @@ function solveLbfgs(st: SolveState): { iterations: number; converged: boolean } 
     const previous = f;
     f = fNew;
     st.report(it);
+    if (st.stop()) return { iterations: it, converged: false };
     // scipy's L-BFGS-B test (factr 1e7): the objective stopped moving relative to its size.
     if ((previous - f) / Math.max(Math.abs(previous), Math.abs(f), 1) <= LBFGS_FTOL) return { iterations: it, converged: true };
   }
@@ -463,6 +471,7 @@ export function trainLinear(train: TrainingData, params: LinearParams = {}, opti
     return binary ? sum / n : Math.sqrt((2 * sum) / n);
   };
   const solver: 'newton' | 'lbfgs' = p.solver === 'auto' ? (design.weights <= NEWTON_MAX_WEIGHTS ? 'newton' : 'lbfgs') : p.solver;
+  let stopped = false;
   const state: SolveState = {
     binary,
     y: labels,
@@ -473,6 +482,7 @@ export function trainLinear(train: TrainingData, params: LinearParams = {}, opti
     maxIterations: p.maxIterations,
     tolerance: p.tolerance,
     report: (iteration) => options.onIteration?.({ iteration, loss: meanLoss() }),
+    stop: () => (stopped = options.shouldStop?.() ?? false),
   };
   const { iterations, converged } = solver === 'newton' ? solveNewton(state) : solveLbfgs(state);
 
@@ -486,5 +496,5 @@ export function trainLinear(train: TrainingData, params: LinearParams = {}, opti
       return { kind: 'categorical' as const, weights: Array.from(w.subarray(offset, offset + input.vocabulary.length)) };
     }),
   };
-  return { model, iterations, converged, solver, loss: meanLoss() };
+  return { model, iterations, converged, stopped, solver, loss: meanLoss() };
 }

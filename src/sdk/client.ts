@@ -37,6 +37,7 @@ import type { ApiToken, Role } from '../identity/index.js';
 import { EventsClient, LineageClient, ModelsClient, type RegistryTransport } from './registry.js';
 import { TrackingClient } from './tracking.js';
 import { TuningClient } from './tuning.js';
+import { PredictionsClient } from './predictions.js';
 import type { TrainerName, TrainRequest, TrainingOutcome } from '../training/index.js';
 
 export type { Page };
@@ -341,6 +342,9 @@ export class CairnClient {
 
   /** Hyperparameter tuning: studies, progress, and the worker protocol (`runStudy(client.tuning, …)`). */
   readonly tuning = new TuningClient({ request: (method, route, options) => this.request(method, route, options) });
+
+  /** The prediction log: logged predictions, feedback (actual outcomes), per-version performance, refusals. */
+  readonly predictions = new PredictionsClient({ request: (method, route, options) => this.request(method, route, options) });
 
   readonly training = {
     /** The built-in trainers and their parameters (snake_case) with defaults. */

@@ -78,3 +78,5 @@ export type {
   TrialHandle,
   TrialState,
 } from '../tuning/index.js';
+export { PredictionsClient, type InstanceValue, type Prediction, type PredictionFilter, type PredictResult } from './predictions.js';
+export type { Actual, FeedbackResult, LoggedPrediction, ModelPerformance, RefusalCount, VersionPerformance } from '../serving/index.js';

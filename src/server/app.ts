@@ -8,6 +8,8 @@ import { trackingRoutes } from '../tracking/index.js';
 import { trainingRoutes } from '../training/index.js';
 import { registryRoutes } from '../registry/index.js';
 import { tuningRoutes } from '../tuning/index.js';
+import { servingRoutes } from '../serving/index.js';
+import { feedbackRoutes, predictionLogRoutes } from '../serving/index.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
 import { eventRoutes } from './event-routes.js';
@@ -34,7 +36,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
 
   installErrorHandler(app);
   installAuth(app, { enabled: config.auth.enabled, localUser: config.auth.localUser, tokens: platform.tokens });
-  installMetrics(app);
+  const metrics = installMetrics(app);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -69,6 +71,10 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   await app.register(registryRoutes(platform.registry), { prefix: API_PREFIX });
   await app.register(tuningRoutes(platform.tuning), { prefix: API_PREFIX });
   await app.register(eventRoutes(platform.events), { prefix: API_PREFIX });
+  await app.register(predictionLogRoutes(platform.feedback), { prefix: API_PREFIX });
+  await app.register(feedbackRoutes(platform.feedback));
+  // Predictions live at the root, /v1/models/… and the OIP's /v2/…, not under /api/v1.
+  await app.register(servingRoutes({ service: platform.serving, online: platform.online, log: platform.predictionLog, metrics }));
   return app;
 }
 

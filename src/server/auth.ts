@@ -8,8 +8,8 @@ declare module 'fastify' {
   }
 }
 
-/** Routes anyone may call: probes, metrics and the API description. */
-const PUBLIC_PREFIXES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'];
+/** Routes anyone may call: probes (Cairn's and the OIP's), metrics and the API description. */
+const PUBLIC_PREFIXES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/v2/health'];
 
 /**
  * Sets `request.actor` for every request. With auth on, a Bearer token is required and resolved

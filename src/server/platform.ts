@@ -22,6 +22,8 @@ import { SqlTrackingStore, TrackingService, featureStoreCatalog } from '../track
 import { TrainingService } from '../training/index.js';
 import { RegistryService, SqlRegistryStore, featureStoreLineage } from '../registry/index.js';
 import { SqlTuningStore, TuningService } from '../tuning/index.js';
+import { ServingService, featureStoreFillCatalog, loadServingConfig, type ServingConfig } from '../serving/index.js';
+import { FeedbackService, PredictionLog, SqlPredictionLogStore } from '../serving/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -49,11 +51,27 @@ export interface Platform {
   training: TrainingService;
   registry: RegistryService;
   tuning: TuningService;
+  /** The models loaded for prediction; started by the app that serves them (`servingRoutes`). */
+  serving: ServingService;
+  /** Every served prediction, buffered and flushed in batches; spooled under $CAIRN_HOME/spool/predictions when the store fails. */
+  predictionLog: PredictionLog;
+  /** Feedback on predictions, and reading the prediction log. */
+  feedback: FeedbackService;
   /** Waits for background work, then closes every store. */
   close(): Promise<void>;
 }
 
-export async function openPlatform(config: CairnConfig, logger: Logger, clock: Clock = systemClock): Promise<Platform> {
+export interface PlatformOptions {
+  /** Serving settings; default from the CAIRN_SERVE_* variables. */
+  serving?: ServingConfig;
+  /**
+   * Mark trainings and materializations left running by a stopped server as failed (default
+   * true). `cairn serve` says false: it runs beside a `cairn up` whose work is not interrupted.
+   */
+  recoverInterrupted?: boolean;
+}
+
+export async function openPlatform(config: CairnConfig, logger: Logger, clock: Clock = systemClock, options: PlatformOptions = {}): Promise<Platform> {
   const opened: { close(): Promise<void> }[] = [];
   try {
     const database = await openDatabase(config.database);
@@ -63,13 +81,18 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
     opened.push(engine);
     const online = await openOnlineStore({ redisUrl: config.redisUrl, sqlitePath: path.join(config.home, 'online.db') });
     opened.push(online);
+    const predictionStore = new SqlPredictionLogStore(database.db, database.dialect);
+    // Opened after the database and closed before it: its close() flushes into it.
+    const predictionLog = await PredictionLog.open({ store: predictionStore, spoolDir: path.join(config.home, 'spool', 'predictions'), logger, clock });
+    opened.push(predictionLog);
 
     const bus = new EventBus((err, event) => logger.error({ err, event: event.type }, 'event handler failed'));
     const store = new SqlFeatureStore(database.db);
     const definitions = new FeatureDefinitions(store, engine, bus, clock);
     const trainingSets = new TrainingSets(store, definitions, engine, artifacts, bus, path.join(config.home, 'tmp'), clock);
     const materializer = new Materializer(store, definitions, engine, online, bus, logger, clock);
-    const interrupted = await materializer.recoverInterrupted();
+    const recover = options.recoverInterrupted !== false;
+    const interrupted = recover ? await materializer.recoverInterrupted() : 0;
     if (interrupted > 0) logger.warn({ interrupted }, 'marked interrupted materializations as failed; resume them');
 
     const tracking = new TrackingService(
@@ -88,7 +111,16 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       bus,
       clock,
     });
-    const orphaned = await training.recoverInterrupted({ user: 'cairn', role: 'admin', tokenId: null });
+    const orphaned = recover ? await training.recoverInterrupted({ user: 'cairn', role: 'admin', tokenId: null }) : 0;
+    const events = new EventLog(database.db);
+    const serving = new ServingService({
+      registry,
+      catalog: featureStoreFillCatalog(definitions, trainingSets),
+      bus,
+      events,
+      logger,
+      config: options.serving ?? loadServingConfig(process.env),
+    });
     if (orphaned > 0) logger.warn({ orphaned }, 'marked trainings interrupted by a stop as failed');
 
     return {
@@ -96,7 +128,7 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       clock,
       logger,
       bus,
-      events: new EventLog(database.db),
+      events,
       database,
       artifacts,
       engine,
@@ -107,7 +139,11 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
       training,
       registry,
       tuning: new TuningService(new SqlTuningStore(database.db, database.dialect), tracking, clock),
+      serving,
+      predictionLog,
+      feedback: new FeedbackService({ store: predictionStore, log: predictionLog, models: registry, clock }),
       close: async () => {
+        await serving.close();
         await Promise.all([materializer.drain(), training.drain()]);
         for (const c of opened.reverse()) await c.close();
       },

@@ -10,6 +10,8 @@ import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-tracking.js';
 import * as m0003 from './migrations/0003-registry.js';
 import * as m0004 from './migrations/0004-tuning.js';
+import * as m0005 from './migrations/0005-serving.js';
+import * as m0006 from './migrations/0006-tuning-resume.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -30,6 +32,8 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0002-tracking': m0002,
   '0003-registry': m0003,
   '0004-tuning': m0004,
+  '0005-serving': m0005,
+  '0006-tuning-resume': m0006,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -274,6 +274,8 @@ export interface StudyTable {
   created_at: string;
   created_by: string;
   ended_at: string | null;
+  resumed_at: string | null;
+  elapsed_before_resume: number;
 }
 
 export interface TrialTable {
@@ -292,6 +294,38 @@ export interface TrialTable {
   ended_at: string | null;
   error: string | null;
   retried_by: string | null;
+}
+
+/** One served prediction; features and entities as JSON text, the label as JSON (a number or a string). */
+export interface PredictionTable {
+  id: string;
+  at: string;
+  model: string;
+  version: number;
+  stage: string | null;
+  variant: string | null;
+  features: string;
+  entities: string | null;
+  value: number;
+  label: string | null;
+  probability: number | null;
+  latency_ms: number;
+}
+
+/** The actual outcome of one prediction (JSON text: a number, boolean or string). */
+export interface PredictionFeedbackTable {
+  prediction_id: string;
+  actual: string;
+  at: string;
+  created_by: string;
+}
+
+/** Refused prediction requests per minute, model and reason. */
+export interface PredictionRefusalTable {
+  minute: string;
+  model: string;
+  reason: string;
+  requests: number;
 }
 
 export interface Schema {
@@ -323,4 +357,7 @@ export interface Schema {
   model_card_reviews: ModelCardReviewTable;
   studies: StudyTable;
   trials: TrialTable;
+  predictions: PredictionTable;
+  prediction_feedback: PredictionFeedbackTable;
+  prediction_refusals: PredictionRefusalTable;
 }

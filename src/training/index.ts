@@ -1,5 +1,5 @@
 /** Training with the built-in trainers, as tracked runs. */
 export * from './model.js';
-export { TrainingService, type TrainingOutcome } from './service.js';
+export { TrainingService, type StartTrainingOptions, type TrainingOutcome } from './service.js';
 export { trainingRoutes } from './routes.js';
 export { trainerParams } from './params.js';

@@ -22,6 +22,13 @@ import { holdOut, type LabelledFrame } from './split.js';
 
 export type JobEvent = { type: 'phase'; phase: string } | { type: 'iteration'; report: IterationReport };
 
+/** A fit ended by its stop flag: no model (nothing half-made reaches the run), only how far it got. */
+export interface StoppedTrainJob {
+  stopped: true;
+  /** Iterations (trees, solver steps) done before the stop. */
+  iterations: number;
+}
+
 export interface TrainJobResult {
   model: TrainedModel;
   onnx: Uint8Array;
@@ -41,8 +48,12 @@ function evaluate(model: TrainedModel, data: LabelledFrame): EvaluationMetrics {
   return model.signature.task === 'binary' ? classificationMetrics(data.labels, predictions) : regressionMetrics(data.labels, predictions);
 }
 
-/** Runs `job`; `report` hears phases and per-iteration metrics. Throws CairnError for bad data. */
-export async function runTrainJob(job: TrainJob, report: (event: JobEvent) => void): Promise<TrainJobResult> {
+/**
+ * Runs `job`; `report` hears phases and per-iteration metrics. `shouldStop` is asked after every
+ * iteration: once it says yes the fit ends there and no model is evaluated or exported. Throws
+ * CairnError for bad data.
+ */
+export async function runTrainJob(job: TrainJob, report: (event: JobEvent) => void, shouldStop: () => boolean = () => false): Promise<TrainJobResult | StoppedTrainJob> {
   const db = await DuckDb.open();
   try {
     report({ type: 'phase', phase: 'loading' });
@@ -73,6 +84,7 @@ export async function runTrainJob(job: TrainJob, report: (event: JobEvent) => vo
     if (job.trainer === 'gbdt') {
       const result = trainGbdt({ ...train, signature }, job.params, {
         valid,
+        shouldStop,
         onIteration: (info) => {
           const metrics: Record<string, number> = {};
           if (info.trainLoss !== null) metrics.train_loss = info.trainLoss;
@@ -81,13 +93,16 @@ export async function runTrainJob(job: TrainJob, report: (event: JobEvent) => vo
           report({ type: 'iteration', report: { iteration: info.iteration, metrics } });
         },
       });
+      if (result.stopped) return { stopped: true, iterations: result.history.length };
       model = result.model;
       iterations = result.iterations;
       bestIteration = result.bestIteration;
     } else {
       const result = trainLinear({ ...train, signature }, job.params, {
+        shouldStop,
         onIteration: (info) => report({ type: 'iteration', report: { iteration: info.iteration, metrics: { train_loss: info.loss } } }),
       });
+      if (result.stopped) return { stopped: true, iterations: result.iterations };
       model = result.model;
       iterations = result.iterations;
     }

@@ -9,7 +9,7 @@ import { requireRole, type Actor } from '../identity/index.js';
 import type { DatasetVersion, TrainingSets } from '../features/index.js';
 import type { Run, TrackingService } from '../tracking/index.js';
 import type { TrainJobResult } from './job.js';
-import { TRAINERS, type TrainJob, type TrainRequest } from './model.js';
+import { TRAINERS, type IterationReport, type TrainJob, type TrainRequest } from './model.js';
 import { translateParams } from './params.js';
 import { runInWorker } from './run-worker.js';
 
@@ -18,6 +18,29 @@ export interface TrainingOutcome {
   run: Run;
   result: Omit<TrainJobResult, 'model' | 'onnx' | 'profile'> | null;
   error: string | null;
+  /** Set when `stop()` ended the training: why, and after how many iterations. */
+  stopped: { reason: string; iterations: number } | null;
+}
+
+export interface StartTrainingOptions {
+  /**
+   * Hears every iteration's metrics (`valid_loss`, `valid_metric`, `train_loss`) as the fit runs,
+   * e.g. to feed a pruner that may then `stop()` the training. Exceptions are logged, not raised.
+   */
+  onIteration?: (report: IterationReport) => void;
+}
+
+/** How a training of this process is stopped. */
+interface StopControl {
+  /** Null until someone calls stop(). */
+  reason: string | null;
+  /** Set once the worker thread runs. */
+  stopWorker: (() => void) | null;
+}
+
+interface RunningTraining {
+  outcome: Promise<TrainingOutcome>;
+  control: StopControl;
 }
 
 /** Per-iteration metrics are sent to the run in batches, never one call per iteration. */
@@ -50,7 +73,7 @@ function prefixed(prefix: string, metrics: object): { key: string; value: number
  * thread; the run is created (and returned) before the fit starts.
  */
 export class TrainingService {
-  private readonly running = new Map<string, Promise<TrainingOutcome>>();
+  private readonly running = new Map<string, RunningTraining>();
 
   constructor(
     private readonly tracking: TrackingService,
@@ -64,7 +87,7 @@ export class TrainingService {
    * Validates the request, creates the run and starts training. Throws VALIDATION_FAILED for a bad
    * request (every problem at once), DATASET_NOT_FOUND for an unknown dataset version.
    */
-  async start(request: TrainRequest, actor: Actor): Promise<Run> {
+  async start(request: TrainRequest, actor: Actor, options: StartTrainingOptions = {}): Promise<Run> {
     requireRole(actor, 'editor', 'training a model');
     const v = new ValidationErrors();
     if (typeof request.experiment !== 'string' || request.experiment === '') v.add('experiment', 'required');
@@ -125,9 +148,23 @@ export class TrainingService {
       params,
       seed: typeof params.seed === 'number' ? params.seed : 0,
     };
-    const outcome = this.execute(run, job, actor).finally(() => this.running.delete(run.id));
-    this.running.set(run.id, outcome);
+    const control: StopControl = { reason: null, stopWorker: null };
+    const outcome = this.execute(run, job, control, options, actor).finally(() => this.running.delete(run.id));
+    this.running.set(run.id, { outcome, control });
     return run;
+  }
+
+  /**
+   * Stops a training of this process after its current iteration: its run ends `killed` with the
+   * tag `cairn.stopped` = `reason` and no model (a fit that had already finished is not stored
+   * either). False when no training of that run is in this process (it ended, or runs elsewhere).
+   */
+  stop(runId: string, reason: string): boolean {
+    const control = this.running.get(runId)?.control;
+    if (!control) return false;
+    control.reason ??= reason;
+    control.stopWorker?.();
+    return true;
   }
 
   /**
@@ -151,11 +188,11 @@ export class TrainingService {
 
   /** Resolves when the run's training ends; null when no training of that run is in this process. */
   async wait(runId: string): Promise<TrainingOutcome | null> {
-    return (await this.running.get(runId)) ?? null;
+    return (await this.running.get(runId)?.outcome) ?? null;
   }
 
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.running.values()].map((t) => t.outcome));
   }
 
   private checkColumns(ds: DatasetVersion, label: string, features: string[], categorical: string[] | undefined, field: string, v: ValidationErrors): void {
@@ -190,7 +227,7 @@ export class TrainingService {
     return this.artifacts.localPath(ds.contentHash);
   }
 
-  private async execute(run: Run, job: TrainJob, actor: Actor): Promise<TrainingOutcome> {
+  private async execute(run: Run, job: TrainJob, control: StopControl, options: StartTrainingOptions, actor: Actor): Promise<TrainingOutcome> {
     let pending: { key: string; value: number; step: number }[] = [];
     let lastFlush = performance.now();
     // Batches are sent one after another; the first failure is kept (not left unhandled) and
@@ -210,12 +247,27 @@ export class TrainingService {
       if (flushError !== null) throw flushError;
     };
     try {
-      const result = await runInWorker(job, (event) => {
+      const worker = runInWorker(job, (event) => {
         if (event.type !== 'iteration') return;
         for (const [key, value] of Object.entries(event.report.metrics)) pending.push({ key, value, step: event.report.iteration });
         if (pending.length >= FLUSH_AT_POINTS || performance.now() - lastFlush > FLUSH_EVERY_MS) flush().catch(() => {}); // kept in flushError
+        try {
+          options.onIteration?.(event.report);
+        } catch (err) {
+          this.logger.warn({ run: run.id, err }, 'iteration listener failed');
+        }
       });
+      control.stopWorker = worker.stop;
+      if (control.reason !== null) worker.stop();
+      const result = await worker.done;
       await flush();
+      if ('stopped' in result || control.reason !== null) {
+        const reason = control.reason ?? 'stopped';
+        const iterations = result.iterations;
+        await this.tracking.logBatch(run.id, { metrics: [{ key: 'iterations', value: iterations }], tags: [{ key: 'cairn.stopped', value: reason.slice(0, 4000) }] }, actor);
+        const ended = await this.tracking.endRun(run.id, { status: 'killed' }, actor);
+        return { run: ended, result: null, error: null, stopped: { reason, iterations } };
+      }
       const summary = [
         ...prefixed('valid', result.metrics.valid),
         ...prefixed('train', result.metrics.train),
@@ -231,14 +283,14 @@ export class TrainingService {
       await this.storeModel(run.id, result, actor);
       const ended = await this.tracking.endRun(run.id, { status: 'finished' }, actor);
       const { model: _m, onnx: _o, profile: _p, ...rest } = result;
-      return { run: ended, result: rest, error: null };
+      return { run: ended, result: rest, error: null, stopped: null };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.logger.warn({ run: run.id, err }, 'training failed');
       await flush().catch(() => {});
       await this.tracking.logBatch(run.id, { tags: [{ key: 'cairn.error', value: message.slice(0, 4000) }] }, actor).catch(() => {});
       const ended = await this.tracking.endRun(run.id, { status: 'failed' }, actor).catch(() => run);
-      return { run: ended, result: null, error: message };
+      return { run: ended, result: null, error: message, stopped: null };
     }
   }
 

@@ -5,8 +5,11 @@ import { runTrainJob } from './job.js';
 import type { TrainJob } from './model.js';
 
 const port = parentPort!;
-runTrainJob((workerData as { job: TrainJob }).job, (event) => port.postMessage(event)).then(
-  (result) => port.postMessage({ type: 'result', result }),
+const { job, stop } = workerData as { job: TrainJob; stop: SharedArrayBuffer };
+// The fit is synchronous, so a stop message could not be heard until it ends; a shared flag can.
+const stopFlag = new Int32Array(stop);
+runTrainJob(job, (event) => port.postMessage(event), () => Atomics.load(stopFlag, 0) !== 0).then(
+  (result) => port.postMessage('stopped' in result ? { type: 'stopped', iterations: result.iterations } : { type: 'result', result }),
   (err: unknown) =>
     port.postMessage({
       type: 'error',

@@ -82,7 +82,10 @@ export type StudyTarget =
       label: string;
       features?: string[];
       categorical?: string[];
-      /** The per-iteration metric that feeds the pruner; default `valid_loss`. */
+      /**
+       * The per-iteration metric that feeds the pruner: `valid_loss`, `valid_metric` or
+       * `train_loss`; by default the one matching the study metric (see trainer-metrics.ts).
+       */
       intermediateMetric?: string;
     }
   | {
@@ -98,7 +101,7 @@ export type StudyTarget =
 export interface Budget {
   /** Most trials (failed ones that were retried do not count). */
   trials?: number;
-  /** Most wall time from the study's creation, in seconds. */
+  /** Most wall time in seconds, from the study's creation or, once resumed, from its latest resume. */
   seconds?: number;
 }
 
@@ -139,6 +142,10 @@ export interface Study extends StudySpec {
   createdAt: string;
   createdBy: string;
   endedAt: string | null;
+  /** When it was last resumed (null: never); the time budget counts from then. */
+  resumedAt: string | null;
+  /** Seconds it had run before its latest resume. */
+  elapsedBeforeResume: number;
 }
 
 export const TRIAL_STATES = ['running', 'complete', 'pruned', 'failed'] as const;
@@ -172,6 +179,7 @@ export interface StudyProgress {
   done: number;
   budget: number | null;
   best: { trial: number; value: number; params: Params; runId: string | null } | null;
+  /** Seconds it has run: before its latest resume plus since then (time spent completed not counted). */
   elapsedSeconds: number;
   /** Seconds left at the mean pace so far (null when unknown). */
   etaSeconds: number | null;

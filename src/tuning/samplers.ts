@@ -5,7 +5,7 @@
  * points are skipped); TPE is in tpe.ts.
  */
 import type { Direction, Params, SamplerConfig, SearchSpace, Trial } from './model.js';
-import { canonicalKey, gridPoint, gridSize, uniformValue } from './space.js';
+import { canonicalKey, gridAxes, gridPoint, uniformValue } from './space.js';
 import { sampleTpe } from './tpe.js';
 
 export interface SampleContext {
@@ -29,9 +29,10 @@ export const DEFAULT_GRID_FLOAT_POINTS = 5;
 
 /** The first grid point (in index order) nobody has taken; null when the grid is exhausted. */
 export function sampleGrid(space: SearchSpace, floatPoints: number, taken: ReadonlySet<string>): Params | null {
-  const size = gridSize(space, floatPoints);
+  const axes = gridAxes(space, floatPoints);
+  const size = axes.reduce((n, [, values]) => n * values.length, 1);
   for (let i = 0; i < size; i++) {
-    const p = gridPoint(space, floatPoints, i);
+    const p = gridPoint(space, floatPoints, i, axes);
     if (!taken.has(canonicalKey(p))) return p;
   }
   return null;

@@ -26,6 +26,7 @@ import {
 import { shouldPrune } from './pruners.js';
 import { mixSeed, samplePoint } from './samplers.js';
 import { canonicalKey, checkSpace, gridSize } from './space.js';
+import { TRAINER_ITERATION_METRICS, trainerIntermediateMetric } from './trainer-metrics.js';
 import type { TuningStore } from './store.js';
 import { seededRandom } from '../core/random.js';
 
@@ -129,6 +130,10 @@ export class TuningService {
     }
     const target = input.target ?? { type: 'function' };
     if (target.type === 'trainer' && (!target.dataset || !target.label)) v.add('target', 'a trainer target needs dataset and label');
+    if (target.type === 'trainer' && !['gbdt', 'linear'].includes(target.trainer)) v.add('target.trainer', 'must be gbdt or linear');
+    if (target.type === 'trainer' && target.intermediateMetric !== undefined && !(target.intermediateMetric in TRAINER_ITERATION_METRICS)) {
+      v.add('target.intermediateMetric', `must be one of ${Object.keys(TRAINER_ITERATION_METRICS).join(', ')} (what the trainers report per iteration)`);
+    }
     if (target.type === 'command' && !target.command) v.add('target.command', 'required');
     const fixed = input.fixedParams ?? {};
     for (const k of Object.keys(fixed)) if (input.space && k in input.space) v.add(`fixedParams.${k}`, 'is also in the search space');
@@ -167,6 +172,8 @@ export class TuningService {
       createdAt: this.now(),
       createdBy: actor.user,
       endedAt: null,
+      resumedAt: null,
+      elapsedBeforeResume: 0,
     };
     try {
       await this.store.insertStudy(study);
@@ -205,11 +212,12 @@ export class TuningService {
     const budget = study.budget.trials ?? (study.sampler.type === 'grid' ? gridSize(study.space, study.sampler.floatPoints ?? 5) : null);
     const best = bestOf(trials, study.direction);
     const end = study.endedAt ? Date.parse(study.endedAt) : this.clock.now().getTime();
-    const elapsedSeconds = Math.max(0, (end - Date.parse(study.createdAt)) / 1000);
+    const sinceStart = Math.max(0, (end - Date.parse(study.resumedAt ?? study.createdAt)) / 1000);
+    const elapsedSeconds = study.elapsedBeforeResume + sinceStart;
     let etaSeconds: number | null = null;
     if (study.status === 'running' && done > 0) {
       const byTrials = budget !== null ? ((budget - done) * elapsedSeconds) / done : Infinity;
-      const byTime = study.budget.seconds !== undefined ? study.budget.seconds - elapsedSeconds : Infinity;
+      const byTime = study.budget.seconds !== undefined ? study.budget.seconds - sinceStart : Infinity;
       const eta = Math.max(0, Math.min(byTrials, byTime));
       etaSeconds = Number.isFinite(eta) ? eta : null;
     }
@@ -234,7 +242,10 @@ export class TuningService {
     return this.getStudy(name);
   }
 
-  /** Runs a completed study again with a new budget (resuming where its trials left off). */
+  /**
+   * Runs a completed study again with a new budget (resuming where its trials left off); a time
+   * budget counts from now.
+   */
   async resumeStudy(name: string, budget: Budget, actor: Actor): Promise<Study> {
     requireRole(actor, 'editor', 'resuming a study');
     const study = await this.getStudy(name);
@@ -244,7 +255,7 @@ export class TuningService {
     if (budget.seconds !== undefined && !(typeof budget.seconds === 'number' && budget.seconds > 0)) v.add('seconds', 'expected a number > 0');
     if (budget.trials === undefined && budget.seconds === undefined && study.sampler.type !== 'grid') v.add('trials', 'give trials and/or seconds');
     v.throwIfAny();
-    await this.store.reopenStudy(name, { budget });
+    await this.store.reopenStudy(name, { budget, resumedAt: this.now() });
     return this.getStudy(name);
   }
 
@@ -276,7 +287,7 @@ export class TuningService {
       await this.completeIfIdle(study, reason, actor);
       return { trial: null, reason };
     };
-    if (study.budget.seconds !== undefined && now.getTime() - Date.parse(study.createdAt) >= study.budget.seconds * 1000) return stop('time');
+    if (study.budget.seconds !== undefined && now.getTime() - Date.parse(study.resumedAt ?? study.createdAt) >= study.budget.seconds * 1000) return stop('time');
 
     const staleBefore = new Date(now.getTime() - study.heartbeatTimeoutSeconds * 1000).toISOString();
     const retried = await this.store.retryStaleTrial(name, staleBefore, newId('trial'), worker, now.toISOString());
@@ -391,6 +402,7 @@ export class TuningService {
     if (input.state === 'complete' && !(typeof input.value === 'number' && Number.isFinite(input.value))) v.add('value', 'a complete trial needs a finite value');
     v.throwIfAny();
     const trial = await this.getTrial(trialId);
+    if (input.state === 'complete') await this.recordTrainingHistory(trial);
     let value = input.value ?? null;
     if (input.state === 'pruned' && value === null) {
       const steps = Object.keys(trial.intermediate).map(Number).sort((a, b) => a - b);
@@ -417,6 +429,23 @@ export class TuningService {
     if (study.budget.trials !== undefined && counted >= study.budget.trials) await this.completeIfIdle(study, 'budget', actor, trials);
     else if (hasConverged(trials, study.direction, study.convergence)) await this.completeIfIdle(study, 'converged', actor, trials);
     return done;
+  }
+
+  /**
+   * A trainer trial reports its per-iteration values coalesced (some steps skipped while a report
+   * is in flight), but the median pruner compares other trials at the very step they report: so a
+   * complete trial gets every step of its training run's history as its intermediate values.
+   */
+  private async recordTrainingHistory(trial: Trial): Promise<void> {
+    if (trial.state !== 'running' || !trial.runId) return;
+    const study = await this.getStudy(trial.study);
+    const metric = trainerIntermediateMetric(study, { ...study.fixedParams, ...trial.params });
+    if (!metric) return;
+    const history = await this.tracking.getMetricHistory(trial.runId, metric.key).catch(() => []);
+    if (history.length === 0) return;
+    const intermediate = { ...trial.intermediate };
+    for (const p of history) if (Number.isFinite(p.value)) intermediate[String(p.step)] = metric.sign * p.value;
+    await this.store.updateTrial(trial.id, { intermediate, heartbeatAt: this.now() });
   }
 
   private async endTrialRun(trial: Trial, status: 'finished' | 'killed' | 'failed', error: string | null, actor: Actor): Promise<void> {

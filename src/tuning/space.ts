@@ -116,12 +116,21 @@ export function gridSize(space: SearchSpace, floatPoints: number): number {
   return Object.values(space).reduce((n, s) => n * new Set(gridValues(s, floatPoints).map((x) => JSON.stringify(x))).size, 1);
 }
 
-/** The i-th point of the grid (mixed radix over parameters sorted by name). */
-export function gridPoint(space: SearchSpace, floatPoints: number, index: number): Params {
+/** Each parameter's distinct grid values, parameters sorted by name: the digits of gridPoint's mixed radix. */
+export function gridAxes(space: SearchSpace, floatPoints: number): [string, Choice[]][] {
+  return Object.keys(space)
+    .sort()
+    .map((name) => [name, [...new Map(gridValues(space[name]!, floatPoints).map((x) => [JSON.stringify(x), x])).values()]]);
+}
+
+/**
+ * The i-th point of the grid (mixed radix over parameters sorted by name). Callers walking many
+ * points pass `axes` once: rebuilding them per point made the grid sampler O(taken × grid values).
+ */
+export function gridPoint(space: SearchSpace, floatPoints: number, index: number, axes = gridAxes(space, floatPoints)): Params {
   const out: Params = {};
   let rest = index;
-  for (const name of Object.keys(space).sort()) {
-    const values = [...new Map(gridValues(space[name]!, floatPoints).map((x) => [JSON.stringify(x), x])).values()];
+  for (const [name, values] of axes) {
     out[name] = values[rest % values.length]!;
     rest = Math.floor(rest / values.length);
   }

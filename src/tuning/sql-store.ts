@@ -19,6 +19,8 @@ function toStudy(r: StudyTable): Study {
     createdAt: r.created_at,
     createdBy: r.created_by,
     endedAt: r.ended_at,
+    resumedAt: r.resumed_at,
+    elapsedBeforeResume: Number(r.elapsed_before_resume),
   };
 }
 
@@ -42,7 +44,7 @@ function toTrial(r: TrialTable): Trial {
 }
 
 function specOf(s: Study): Omit<StudySpec, 'name'> {
-  const { name: _n, status: _s, stopReason: _r, runId: _id, createdAt: _c, createdBy: _b, endedAt: _e, ...spec } = s;
+  const { name: _n, status: _s, stopReason: _r, runId: _id, createdAt: _c, createdBy: _b, endedAt: _e, resumedAt: _ra, elapsedBeforeResume: _eb, ...spec } = s;
   return spec;
 }
 
@@ -73,6 +75,8 @@ export class SqlTuningStore implements TuningStore {
         created_at: s.createdAt,
         created_by: s.createdBy,
         ended_at: s.endedAt,
+        resumed_at: s.resumedAt,
+        elapsed_before_resume: s.elapsedBeforeResume,
       })
       .execute();
   }
@@ -98,11 +102,17 @@ export class SqlTuningStore implements TuningStore {
     return Number(r.numUpdatedRows) > 0;
   }
 
-  async reopenStudy(name: string, patch: Pick<Study, 'budget'>): Promise<void> {
+  async reopenStudy(name: string, patch: { budget: Study['budget']; resumedAt: string }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const r = await trx.selectFrom('studies').select('spec').where('name', '=', name).executeTakeFirstOrThrow();
+      const r = await trx.selectFrom('studies').select(['spec', 'created_at', 'resumed_at', 'ended_at', 'elapsed_before_resume']).where('name', '=', name).executeTakeFirstOrThrow();
       const spec = { ...parse<Omit<StudySpec, 'name'>>(r.spec), budget: patch.budget };
-      await trx.updateTable('studies').set({ status: 'running', stop_reason: null, ended_at: null, spec: json(spec) }).where('name', '=', name).execute();
+      // The time since the last (re)start, up to its end, or now when it is still running.
+      const segment = Math.max(0, Date.parse(r.ended_at ?? patch.resumedAt) - Date.parse(r.resumed_at ?? r.created_at)) / 1000;
+      await trx
+        .updateTable('studies')
+        .set({ status: 'running', stop_reason: null, ended_at: null, spec: json(spec), resumed_at: patch.resumedAt, elapsed_before_resume: Number(r.elapsed_before_resume) + segment })
+        .where('name', '=', name)
+        .execute();
     });
   }
 

@@ -32,8 +32,11 @@ export interface TuningStore {
   listStudies(o: { limit: number; after: string | null }): Promise<Study[]>;
   /** Moves a running study to `status`; false when it was not running. */
   endStudy(name: string, status: Exclude<StudyStatus, 'running'>, reason: string, endedAt: string): Promise<boolean>;
-  /** Running again after it completed on a budget (resume with a bigger budget). */
-  reopenStudy(name: string, spec: Pick<Study, 'budget'>): Promise<void>;
+  /**
+   * Running again with a new budget (after it completed on one): the time it ran so far is added
+   * to elapsedBeforeResume and resumedAt restarts the clock of the time budget.
+   */
+  reopenStudy(name: string, patch: { budget: Study['budget']; resumedAt: string }): Promise<void>;
 
   claimTrial(req: ClaimRequest): Promise<ClaimResult>;
   /**

@@ -30,6 +30,8 @@ export function study(name: string, runId: string, over: Partial<Study> = {}): S
     createdAt: T0,
     createdBy: 'ada',
     endedAt: null,
+    resumedAt: null,
+    elapsedBeforeResume: 0,
     ...over,
   };
 }
@@ -71,11 +73,12 @@ export function describeTuningStoreContract(name: string, open: () => Promise<{ 
 
     it('refuses claims on a stopped study', async () => {
       await store.insertStudy(study('s3', runId));
-      expect(await store.endStudy('s3', 'cancelled', 'cancelled', T0)).toBe(true);
+      expect(await store.endStudy('s3', 'cancelled', 'cancelled', '2026-01-01T00:00:30.000Z')).toBe(true);
       expect(await store.endStudy('s3', 'completed', 'budget', T0)).toBe(false);
       expect((await claim('s3', 1, 's3a')).kind).toBe('stopped');
-      await store.reopenStudy('s3', { budget: { trials: 9 } });
-      expect((await store.getStudy('s3'))!.budget.trials).toBe(9);
+      await store.reopenStudy('s3', { budget: { trials: 9 }, resumedAt: '2026-01-01T00:05:00.000Z' });
+      // The 30 s it ran are kept; the time budget's clock restarts at the resume.
+      expect(await store.getStudy('s3')).toMatchObject({ status: 'running', endedAt: null, budget: { trials: 9 }, resumedAt: '2026-01-01T00:05:00.000Z', elapsedBeforeResume: 30 });
       expect((await claim('s3', 1, 's3b')).kind).toBe('claimed');
     });
 

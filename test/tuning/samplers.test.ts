@@ -4,7 +4,7 @@ import { seededRandom } from '../../src/core/random.js';
 import type { Params, SearchSpace, Trial, TrialState } from '../../src/tuning/model.js';
 import { shouldPrune } from '../../src/tuning/pruners.js';
 import { mixSeed, samplePoint, sampleGrid, sampleRandom } from '../../src/tuning/samplers.js';
-import { canonicalKey, checkSpace, gridSize, inSpace } from '../../src/tuning/space.js';
+import { canonicalKey, checkSpace, gridAxes, gridPoint, gridSize, inSpace } from '../../src/tuning/space.js';
 import { categoricalProbs, mixtureLogPdf, numericMixture, splitTrials, tpeGamma, tpeWeights } from '../../src/tuning/tpe.js';
 import type { SamplerConfig } from '../../src/tuning/model.js';
 
@@ -99,6 +99,18 @@ describe('search spaces', () => {
     }
     expect(sampleGrid(space, 3, taken)).toBeNull();
     expect(taken.size).toBe(18);
+  });
+
+  it('walks past many taken grid points to the first free one (axes built once per call)', () => {
+    const space: SearchSpace = { a: { type: 'int', low: 0, high: 99 }, b: { type: 'float', low: 1e-3, high: 1, log: true }, c: { type: 'categorical', choices: ['x', 'y', 'z'] } };
+    const axes = gridAxes(space, 4);
+    expect(axes.map(([name, values]) => [name, values.length])).toEqual([['a', 100], ['b', 4], ['c', 3]]);
+    const taken = new Set(Array.from({ length: 1000 }, (_, i) => canonicalKey(gridPoint(space, 4, i))));
+    taken.delete(canonicalKey(gridPoint(space, 4, 700)));
+    expect(sampleGrid(space, 4, taken)).toEqual(gridPoint(space, 4, 700));
+    taken.add(canonicalKey(gridPoint(space, 4, 700)));
+    expect(sampleGrid(space, 4, taken)).toEqual(gridPoint(space, 4, 1000, axes));
+    expect(gridPoint(space, 4, 1000, axes)).toEqual({ a: 0, b: 0.1, c: 'z' });
   });
 });
 

@@ -146,6 +146,23 @@ for (const backend of METADATA_BACKENDS) {
       expect(result.trials).toBeLessThan(10);
     });
 
+    it('counts the time budget of a resumed study from its resume', async () => {
+      await create({ name: 'timed-again', sampler: { type: 'random' }, budget: { seconds: 0.2 } });
+      const slow = async () => {
+        await sleep(40);
+        return 1;
+      };
+      expect((await runStudy(tuning.backend(editor), 'timed-again', slow)).reason).toBe('time');
+      // Longer ago than the new budget: counted from creation, the resumed study would stop at once.
+      await sleep(150);
+      const resumed = await tuning.resumeStudy('timed-again', { seconds: 0.2 }, editor);
+      expect(resumed.resumedAt).not.toBeNull();
+      expect(resumed.elapsedBeforeResume).toBeGreaterThan(0);
+      const again = await runStudy(tuning.backend(editor), 'timed-again', slow);
+      expect(again.reason).toBe('time');
+      expect(again.trials).toBeGreaterThan(1);
+    });
+
     it('cancels cleanly: running trials are told to stop, no new ones start', async () => {
       await create({ name: 'cancel', sampler: { type: 'random' }, budget: { trials: 50 } });
       const running = runStudy(tuning.backend(editor), 'cancel', async (p, trial) => {

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { loadConfig, redactUrl, type CairnConfig } from '../../core/config.js';
 import { CairnError } from '../../core/errors.js';
-import type { CairnClient, CreateStudyInput, Study, StudyProgress, Trial } from '../../sdk/index.js';
-import type { Objective } from '../../tuning/index.js';
+import type { Actor } from '../../identity/index.js';
+import type { CreateStudyInput, Study, StudyProgress, Trial } from '../../sdk/index.js';
+import type { Objective, TuningBackend } from '../../tuning/index.js';
 import { clientFor, globalOptions, wantsJson } from '../context.js';
 import { formatKeyValues, formatTable, note, notePage, printResult } from '../output.js';
 import { positiveInt } from '../parse.js';
@@ -44,90 +45,146 @@ function readStudyFile(file: string): Partial<CreateStudyInput> {
   }
 }
 
+/** Where a worker's trials come from and how it evaluates them. */
+interface WorkerSetup {
+  backend: TuningBackend;
+  progress: () => Promise<StudyProgress>;
+  objective: Objective;
+  /** Closes what the setup opened. */
+  close(): Promise<void>;
+}
+
 /**
- * The objective of a `command` study, run here: the command sees CAIRN_PARAMS (JSON),
- * CAIRN_PARAM_<NAME>, CAIRN_TRIAL_ID, CAIRN_RUN_ID and the server's CAIRN_URL/CAIRN_TOKEN, and
- * prints its value as its last line (or logs the study's metric to its run).
+ * A worker on the metadata store of this machine's configuration (CAIRN_DATABASE_URL, and
+ * CAIRN_HOME for the artifacts): no server involved, workers meet in the database. A trainer
+ * study has to run this way, its trainings run here in worker threads.
  */
-function commandObjective(client: CairnClient, study: Study, command: string, token: string | undefined): Objective {
-  return async (params, trial) => {
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      CAIRN_URL: client.url,
-      ...(token ? { CAIRN_TOKEN: token } : {}),
-      CAIRN_PARAMS: JSON.stringify(params),
-      CAIRN_TRIAL_ID: trial.id,
-      CAIRN_STUDY: study.name,
-      ...(trial.runId ? { CAIRN_RUN_ID: trial.runId } : {}),
-    };
-    for (const [k, v] of Object.entries(params)) env[`CAIRN_PARAM_${k.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(v);
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(command, { shell: true, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`command exited with ${code}: ${err.trim().split('\n').pop() ?? ''}`))));
-    });
-    const last = output.trim().split('\n').pop()?.trim() ?? '';
-    const value = Number(last);
-    if (last !== '' && Number.isFinite(value)) return value;
-    if (trial.runId) {
-      const point = (await client.runs.get(trial.runId)).metrics[study.metric];
-      if (point) return point.value;
+async function localSetup(name: string, config: CairnConfig, expectRunId: string | null): Promise<WorkerSetup> {
+  // Loaded on use: the platform (database drivers, DuckDB) is the heaviest part of the CLI.
+  const [{ openPlatform }, { targetObjective }, { pino, destination }] = await Promise.all([import('../../server/index.js'), import('../../tuning/index.js'), import('pino')]);
+  // Logs go to stderr, quiet unless asked: stdout carries the result.
+  const logger = pino({ level: process.env.CAIRN_LOG_LEVEL ? config.logLevel : 'warn', base: { service: 'cairn-tune' } }, destination(2));
+  // Other processes' trainings on this machine (a server, other workers) are not interrupted ones.
+  const platform = await openPlatform(config, logger, undefined, { recoverInterrupted: false });
+  try {
+    const study = await platform.tuning.getStudy(name);
+    if (expectRunId !== null && study.runId !== expectRunId) {
+      throw new CairnError('INVALID_CONFIG', `study ${name} of the server is not the one in ${describeDatabase(config)}: a trainer study's workers need the server's CAIRN_DATABASE_URL and CAIRN_HOME`, {
+        study: name,
+      });
     }
-    throw new Error(`the command printed no value as its last line and logged no ${study.metric}: ${JSON.stringify(last)}`);
+    const actor: Actor = { user: config.auth.localUser, role: 'admin', tokenId: null };
+    return {
+      backend: platform.tuning.backend(actor),
+      progress: () => platform.tuning.progress(name),
+      objective: targetObjective(study, { training: platform.training, tracking: platform.tracking, actor }),
+      close: () => platform.close(),
+    };
+  } catch (err) {
+    await platform.close().catch(() => {});
+    if (err instanceof CairnError && err.code === 'NOT_FOUND' && expectRunId !== null) {
+      throw new CairnError('INVALID_CONFIG', `study ${name} is a trainer study of the server, but not in ${describeDatabase(config)}: its workers need the server's CAIRN_DATABASE_URL and CAIRN_HOME`, { study: name });
+    }
+    throw err;
+  }
+}
+
+/** The metadata store of a configuration, for messages (no password). */
+const describeDatabase = (config: CairnConfig) => (config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : redactUrl(config.database.url));
+
+/** A worker of a command study through a server: the command logs to its run through the API. */
+async function remoteSetup(cmd: Command, study: Study & { target: { type: 'command' } }): Promise<WorkerSetup> {
+  const client = clientFor(cmd);
+  const { commandObjective } = await import('../../tuning/index.js');
+  const token = globalOptions(cmd).token ?? process.env.CAIRN_TOKEN;
+  return {
+    backend: client.tuning,
+    progress: () => client.tuning.progress(study.name),
+    objective: commandObjective(study, study.target, {
+      env: { CAIRN_URL: client.url, ...(token ? { CAIRN_TOKEN: token } : {}) },
+      readMetric: async (runId) => (await client.runs.get(runId)).metrics[study.metric]?.value ?? null,
+    }),
+    close: async () => {},
   };
 }
 
-/** Runs trials of a command study here until it stops, with a progress bar on stderr. */
-async function work(cmd: Command, name: string, workers: number): Promise<void> {
-  const client = clientFor(cmd);
-  const json = wantsJson(cmd);
-  const study = await client.tuning.getStudy(name);
-  if (study.target.type !== 'command') {
-    throw new CairnError('BAD_REQUEST', `study ${name} evaluates a ${study.target.type} target: the CLI runs command targets only (use runStudy() in the SDK)`, { study: name });
+/**
+ * Picks how to work on a study. With a server (--url or CAIRN_URL) a command study runs through
+ * it; a trainer study always runs on the configured metadata store, and so does everything when
+ * no server is named.
+ */
+async function setupFor(cmd: Command, name: string): Promise<WorkerSetup> {
+  if (globalOptions(cmd).url === undefined && process.env.CAIRN_URL === undefined) return localSetup(name, loadConfig(), null);
+  const study = await clientFor(cmd).tuning.getStudy(name);
+  if (study.target.type === 'function') {
+    throw new CairnError('BAD_REQUEST', `study ${name} evaluates a TypeScript function: run it with runStudy() in the SDK`, { study: name });
   }
-  const start = await client.tuning.progress(name);
-  // Loaded here so that the other commands do not pay for them at start-up.
-  const { default: progress } = await import('cli-progress');
-  const { runStudy } = await import('../../tuning/index.js');
-  const bar = json
-    ? null
-    : new progress.SingleBar(
-        { format: `tuning ${name} {bar} {value}/{total} trials | best {best} | ETA {etaText}`, hideCursor: true, stream: process.stderr },
-        progress.Presets.shades_classic,
-      );
-  let best: number | null = start.best?.value ?? null;
-  let done = start.done;
-  const better = (v: number) => best === null || (study.direction === 'minimize' ? v < best : v > best);
-  const started = Date.now();
-  const eta = () => {
-    if (start.budget === null || done <= start.done) return '?';
-    return formatSeconds(((start.budget - done) * (Date.now() - started)) / 1000 / (done - start.done));
-  };
-  bar?.start(Math.max(start.budget ?? done + 1, 1), done, { best: best ?? '-', etaText: '?' });
-  const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
-  process.once('SIGINT', onInterrupt);
+  if (study.target.type === 'trainer') return localSetup(name, loadConfig(), study.runId);
+  return remoteSetup(cmd, study as Study & { target: { type: 'command' } });
+}
+
+/**
+ * Runs trials of a study here with `workers` concurrent loops until it stops, with a progress bar
+ * on stderr and a summary at the end. The first Ctrl-C stops claiming (running trials finish);
+ * a second one exits at once, leaving its running trials to be retried by another worker once
+ * their heartbeat lapses.
+ */
+async function work(cmd: Command, name: string, workers: number): Promise<void> {
+  const json = wantsJson(cmd);
+  const setup = await setupFor(cmd, name);
   try {
-    const result = await runStudy(client.tuning, name, commandObjective(client, study, study.target.command, globalOptions(cmd).token ?? process.env.CAIRN_TOKEN), {
-      workers,
-      signal: stop.signal,
-      onTrial: (t: Trial) => {
-        if (t.retriedBy === null) done++;
-        if (t.state === 'complete' && t.value !== null && better(t.value)) best = t.value;
-        if (start.budget === null) bar?.setTotal(done + 1);
-        bar?.update(done, { best: best ?? '-', etaText: eta() });
-      },
-    });
-    bar?.stop();
-    const final = await client.tuning.progress(name);
-    printResult(json, { ...result, progress: final }, () => `${describeProgress(final)}\n${formatKeyValues([['this process', `${result.trials} trials, stopped: ${result.reason}`]])}`);
+    const start = await setup.progress();
+    const study = start.study;
+    // Loaded here so that the other commands do not pay for them at start-up.
+    const [{ default: progress }, { runStudy }] = await Promise.all([import('cli-progress'), import('../../tuning/index.js')]);
+    const bar = json
+      ? null
+      : new progress.SingleBar(
+          { format: `tuning ${name} {bar} {value}/{total} trials | best {best} | ETA {etaText}`, hideCursor: true, stream: process.stderr },
+          progress.Presets.shades_classic,
+        );
+    let best: number | null = start.best?.value ?? null;
+    let done = start.done;
+    const better = (v: number) => best === null || (study.direction === 'minimize' ? v < best : v > best);
+    const started = Date.now();
+    const eta = () => {
+      if (start.budget === null || done <= start.done) return '?';
+      return formatSeconds(((start.budget - done) * (Date.now() - started)) / 1000 / (done - start.done));
+    };
+    bar?.start(Math.max(start.budget ?? done + 1, 1), done, { best: best ?? '-', etaText: '?' });
+    const stop = new AbortController();
+    const onInterrupt = () => {
+      if (!stop.signal.aborted) {
+        stop.abort();
+        note('\nstopping: no new trials, the running ones finish (Ctrl-C again to quit at once)');
+        return;
+      }
+      bar?.stop();
+      note('quitting: this worker\'s running trials are retried by another worker once their heartbeat lapses');
+      process.exit(130);
+    };
+    process.on('SIGINT', onInterrupt);
+    try {
+      const result = await runStudy(setup.backend, name, setup.objective, {
+        workers,
+        signal: stop.signal,
+        onTrial: (t: Trial) => {
+          if (t.retriedBy === null) done++;
+          if (t.state === 'complete' && t.value !== null && better(t.value)) best = t.value;
+          if (start.budget === null) bar?.setTotal(done + 1);
+          bar?.update(done, { best: best ?? '-', etaText: eta() });
+        },
+      });
+      bar?.stop();
+      const final = await setup.progress();
+      printResult(json, { ...result, progress: final }, () => `${describeProgress(final)}\n${formatKeyValues([['this process', `${result.trials} trials, stopped: ${result.reason}`]])}`);
+      if (stop.signal.aborted) process.exitCode = 130;
+    } finally {
+      bar?.stop();
+      process.off('SIGINT', onInterrupt);
+    }
   } finally {
-    bar?.stop();
-    process.off('SIGINT', onInterrupt);
+    await setup.close();
   }
 }
 
@@ -157,7 +214,13 @@ export function registerTune(program: Command): void {
           ['run', study.runId],
         ]),
       );
-      if (!wantsJson(cmd)) note(study.target.type === 'command' ? `run it with: cairn tune run ${study.name} --workers 4` : `run it with runStudy(client.tuning, '${study.name}', objective) in the SDK`);
+      if (!wantsJson(cmd)) {
+        note(
+          study.target.type === 'function'
+            ? `run it with runStudy(client.tuning, '${study.name}', objective) in the SDK`
+            : `run it with: cairn tune run ${study.name} --workers 4${study.target.type === 'trainer' ? ' (with the server’s CAIRN_DATABASE_URL and CAIRN_HOME)' : ''}`,
+        );
+      }
     });
 
   group
@@ -225,7 +288,7 @@ export function registerTune(program: Command): void {
     .command('resume <study>')
     .description('run a completed study again with a new budget')
     .option('--trials <n>', 'the new trial budget (all trials, not more)', positiveInt('--trials'))
-    .option('--seconds <n>', 'the new time budget in seconds from creation', positiveInt('--seconds'))
+    .option('--seconds <n>', 'the new time budget in seconds, counted from now', positiveInt('--seconds'))
     .action(async (name: string, o: { trials?: number; seconds?: number }, cmd: Command) => {
       const study = await clientFor(cmd).tuning.resumeStudy(name, o);
       printResult(wantsJson(cmd), study, () => formatKeyValues([['study', study.name], ['status', study.status], ['budget', study.budget]]));
@@ -233,12 +296,12 @@ export function registerTune(program: Command): void {
 
   group
     .command('run <study>')
-    .description('evaluate trials of a command study here with N workers until it stops, with a progress bar')
+    .description('evaluate trials of a trainer or command study here with N workers until it stops, with a progress bar (Ctrl-C: finish running trials)')
     .option('-w, --workers <n>', 'concurrent trials in this process', positiveInt('--workers'), 1)
     .action(async (name: string, o: { workers: number }, cmd: Command) => work(cmd, name, o.workers));
 
   group
     .command('worker <study>')
-    .description('join a command study as one worker (start as many as you like, on any machine)')
+    .description('join a study as one worker (start as many as you like, on any machine that reaches its database)')
     .action(async (name: string, _o: unknown, cmd: Command) => work(cmd, name, 1));
 }

@@ -8,12 +8,12 @@ import { note, printError } from '../output.js';
 const FORCE_EXIT_AFTER_MS = 15_000;
 
 /** The URL a person types for a listening address (IPv6 in brackets). */
-function urlOf(host: string, port: number): string {
+export function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Address-in-use and permission errors are a configuration problem with a clear fix. */
-function listenError(err: unknown, config: CairnConfig): unknown {
+export function listenError(err: unknown, config: CairnConfig): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return err;
   const reason = code === 'EADDRINUSE' ? 'already in use' : code === 'EACCES' ? 'not permitted' : 'not an address of this machine';
@@ -26,7 +26,7 @@ function listenError(err: unknown, config: CairnConfig): unknown {
  * On SIGINT/SIGTERM: stop taking requests, finish running work, close the stores, exit 0. A
  * second signal, or 15 s without finishing, exits at once: an operator must always be able to stop it.
  */
-function closeOnSignals(app: FastifyInstance, platform: Platform): void {
+export function closeOnSignals(app: FastifyInstance, platform: Platform): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -97,6 +97,11 @@ export interface GbdtOptions {
   valid?: { frame: Frame; labels: Float64Array };
   /** Called after every iteration, e.g. to log metrics to a tracking run. */
   onIteration?: (info: IterationInfo) => void;
+  /**
+   * Asked after every iteration (after onIteration); true ends training there, keeping the trees
+   * so far. The fit is synchronous, so this is how another thread stops it (a pruned trial).
+   */
+  shouldStop?: () => boolean;
 }
 
 export interface GbdtResult {
@@ -108,6 +113,8 @@ export interface GbdtResult {
   /** 1-based iteration with the best validation metric (the last one without a validation set). */
   bestIteration: number;
   stoppedEarly: boolean;
+  /** Ended by `options.shouldStop` before nTrees (and before early stopping). */
+  stopped: boolean;
   validationMetric: ValidationMetric | null;
 }
 
@@ -242,6 +249,7 @@ export function trainGbdt(train: TrainingData, params: GbdtParams = {}, options:
     const higherIsBetter = metric === 'auc';
     let best = { iteration: 0, value: NaN };
     let stoppedEarly = false;
+    let stopped = false;
     const lr = p.learningRate;
 
     // With an onIteration listener the training loss is computed in the same pass as the next
@@ -313,6 +321,10 @@ export function trainGbdt(train: TrainingData, params: GbdtParams = {}, options:
         stoppedEarly = true;
         break;
       }
+      if (it < p.nTrees && options.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
     }
 
     const kept = p.earlyStoppingRounds !== null && best.iteration > 0 ? trees.slice(0, best.iteration) : trees;
@@ -329,6 +341,7 @@ export function trainGbdt(train: TrainingData, params: GbdtParams = {}, options:
       iterations: kept.length,
       bestIteration: options.valid ? best.iteration : trees.length,
       stoppedEarly,
+      stopped,
       validationMetric: options.valid ? metric : null,
     };
   } finally {
