@@ -6,7 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { CairnClient } from '../../src/sdk/index.js';
+import { CairnClient, CairnError } from '../../src/sdk/index.js';
+import { DuckDb } from '../../src/storage/duckdb.js';
 import { prepareFlightsData } from './prepare-data.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -36,17 +37,30 @@ function freePort(): Promise<number> {
 const tokens: Record<'ada' | 'rey', string> = { ada: '', rey: '' };
 
 /** Runs a `cairn` command as a user would type it (as `as`), echoing the command and its output. */
-function cli(url: string, ...args: string[]): string {
+function cli(url: string, ...args: string[]): Promise<string> {
   return cliAs('ada', url, ...args);
 }
 
-function cliAs(user: keyof typeof tokens, url: string, ...args: string[]): string {
+/**
+ * Runs a `cairn` command as a user would type it (as `user`), echoing the command and its output.
+ * Asynchronously: a synchronous wait of minutes would leave the SDK's pooled connections to be
+ * closed by the server unseen.
+ */
+async function cliAs(user: keyof typeof tokens, url: string, ...args: string[]): Promise<string> {
   console.log(`   ${user}$ cairn ${args.map((a) => (/[\s*'(]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-  const res = spawnSync(process.execPath, [CAIRN, ...args, '--url', url], { encoding: 'utf8', env: { ...process.env, CAIRN_TOKEN: tokens[user] } });
-  const out = `${res.stdout}${res.stderr}`.trimEnd();
+  const child = spawn(process.execPath, [CAIRN, ...args, '--url', url], { env: { ...process.env, CAIRN_HOME: HOME, CAIRN_TOKEN: tokens[user] }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  const out = `${stdout}${stderr}`.trimEnd();
   if (out) console.log(out.replace(/^/gm, '     '));
-  if (res.status !== 0) throw new Error(`cairn ${args[0]} failed with exit code ${res.status}`);
-  return res.stdout;
+  if (status !== 0) throw new Error(`cairn ${args[0]} failed with exit code ${status}`);
+  return stdout;
 }
 
 async function waitUntilReady(client: CairnClient, server: ChildProcess): Promise<void> {
@@ -102,7 +116,7 @@ async function main(): Promise<void> {
 
 async function scenario(client: CairnClient, reviewer: CairnClient, url: string): Promise<void> {
   step('Registering the source and the entities');
-  cli(url, 'sources', 'create', 'flights', '--path', DATA, '--timestamp-column', 'date', '--description', 'US domestic flights, Jan-Jun 2001');
+  await cli(url, 'sources', 'create', 'flights', '--path', DATA, '--timestamp-column', 'date', '--description', 'US domestic flights, Jan-Jun 2001');
   await client.entities.create({ name: 'flight', joinKeys: ['flight_id'], description: 'one scheduled flight' });
   await client.entities.create({ name: 'airport', joinKeys: ['airport'], description: 'a US airport (IATA code)' });
   console.log('   entities: flight (flight_id), airport (airport)');
@@ -129,7 +143,7 @@ async function scenario(client: CairnClient, reviewer: CairnClient, url: string)
   step('Versioning: dep_hour becomes the fractional hour');
   const v2 = await client.features.update('dep_hour', { expression: 'hour(date) + minute(date) / 60.0', valueType: 'float64', description: 'scheduled departure time of day, in hours' });
   console.log(`   dep_hour is now version ${v2.version} (changed: ${v2.changes.join(', ')}); version 1 stays readable:`);
-  cli(url, 'features', 'versions', 'dep_hour');
+  await cli(url, 'features', 'versions', 'dep_hour');
   const noop = await client.features.update('dep_hour', { expression: 'hour(date) + minute(date) / 60.0' });
   console.log(`   an update that changes nothing mints no version (still version ${noop.version}, created: ${noop.created})`);
 
@@ -182,12 +196,12 @@ async function scenario(client: CairnClient, reviewer: CairnClient, url: string)
     ['--trainer', 'linear', '--name', 'linear-baseline', '--param', 'l2=1'],
     ['--trainer', 'gbdt', '--name', 'gbdt-100', '--param', 'n_trees=100', '--param', 'learning_rate=0.1', '--param', 'max_leaves=31', '--param', 'min_samples_leaf=20'],
   ]) {
-    const out = cli(url, 'train', ...common, ...args);
+    const out = await cli(url, 'train', ...common, ...args);
     runIds.push(/^run:\s+(run_\w+)$/m.exec(out)![1]!);
   }
 
   step('Comparing the two runs side by side');
-  cli(url, 'runs', 'compare', ...runIds);
+  await cli(url, 'runs', 'compare', ...runIds);
 
   step('Registering the best run as flight-delay version 1, with its model card');
   const best = (await client.runs.search({ experiments: ['flight-delay'], orderBy: 'metrics.valid_auc DESC', limit: 1 })).items[0]!;
@@ -206,35 +220,32 @@ async function scenario(client: CairnClient, reviewer: CairnClient, url: string)
   console.log(`   flight-delay@${version.version} registered from ${best.id}; card revision ${version.card?.revision ?? 1} is pending review`);
   const early = await reviewer.models.transition('flight-delay', version.version, { stage: 'Production' }).catch((e: Error) => e.message);
   console.log(`   promoting before the card is complete and approved is refused: ${early}`);
-  await client.models.editCard('flight-delay', version.version, {
-    owners: [{ name: 'ada', contact: 'ada@example.com' }],
-    license: 'Apache-2.0',
-    limitations: ['Trained on January 2001 only: seasonal effects (summer storms, holidays) are not covered', 'Knows nothing about weather or aircraft'],
-    ethicalConsiderations: [{ name: 'Delay predictions could be used to deprioritize passengers', mitigationStrategy: 'Use for operations and notifications only' }],
-    outOfScopeUses: ['Pricing or passenger treatment decisions'],
-  });
+  await client.models.editCard('flight-delay', version.version, CARD_COMPLETION);
   const denied = await client.models.approve('flight-delay', version.version, { comment: 'looks good to me' }).catch((e: Error) => e.message);
   console.log(`   an editor cannot approve a card: ${denied}`);
 
   step('Review: rey approves the card and promotes the version to Production');
-  cliAs('rey', url, 'models', 'approve', 'flight-delay', String(version.version), '--comment', 'metrics and limitations reviewed');
-  cliAs('rey', url, 'models', 'transition', 'flight-delay', String(version.version), 'Production', '--comment', 'first production model');
-  cli(url, 'models', 'production');
+  await cliAs('rey', url, 'models', 'approve', 'flight-delay', String(version.version), '--comment', 'metrics and limitations reviewed');
+  await cliAs('rey', url, 'models', 'transition', 'flight-delay', String(version.version), 'Production', '--comment', 'first production model');
+  await cli(url, 'models', 'production');
 
   step('The model card');
-  cli(url, 'models', 'card', 'flight-delay', String(version.version), '--format', 'md');
+  await cli(url, 'models', 'card', 'flight-delay', String(version.version), '--format', 'md');
 
   step('Lineage: from the model back to the data and feature versions, and forward again');
-  cli(url, 'models', 'lineage', 'flight-delay', String(version.version));
-  cli(url, 'lineage', 'feature', 'origin_delay_rate_7d@1');
+  await cli(url, 'models', 'lineage', 'flight-delay', String(version.version));
+  await cli(url, 'lineage', 'feature', 'origin_delay_rate_7d@1');
 
   step('Materializing the airport features into the online store');
-  cli(url, 'materialize', '--entity', 'airport', '--end', '2001-03-31T23:59:59Z');
+  await cli(url, 'materialize', '--entity', 'airport', '--end', '2001-03-31T23:59:59Z');
   console.log('   …and incrementally up to the end of June, from where the first run ended:');
-  cli(url, 'materialize', '--entity', 'airport', '--incremental', '--end', '2001-06-30T23:59:59Z');
+  await cli(url, 'materialize', '--entity', 'airport', '--incremental', '--end', '2001-06-30T23:59:59Z');
 
   step('Reading feature vectors back, pinned to the versions the model trains on');
-  cli(url, 'online', 'get', '--feature', 'origin_delay_rate_7d@1,airport=origin', '--feature', 'origin_flights_24h@1,airport=origin', '--feature', 'dest_delay_rate_7d@1,airport=destination', '--row', 'origin=ATL,destination=ORD', '--row', 'origin=ORD,destination=LAX', '--row', 'origin=SFO,destination=JFK');
+  await cli(url, 'online', 'get', '--feature', 'origin_delay_rate_7d@1,airport=origin', '--feature', 'origin_flights_24h@1,airport=origin', '--feature', 'dest_delay_rate_7d@1,airport=destination', '--row', 'origin=ATL,destination=ORD', '--row', 'origin=ORD,destination=LAX', '--row', 'origin=SFO,destination=JFK');
+
+  await tuneAndRegister(client, url, inputs.split(','));
+  await serveAndReplay(client, url);
 
   step('Summary');
   const features = await client.features.list();
@@ -245,6 +256,131 @@ async function scenario(client: CairnClient, reviewer: CairnClient, url: string)
   console.log(`   datasets: ${datasets.items.map((d) => `${d.name}@${d.version} (${d.rowCount.toLocaleString('en-US')} rows)`).join(', ')}`);
   console.log(`   materializations: ${materializations.items.map((m) => `${m.status} ${m.doneKeys} keys`).join('; ')}`);
   console.log(`   runs in flight-delay, best first: ${runs.items.map((r) => `${r.name} (valid AUC ${r.metrics.valid_auc?.value.toFixed(4)})`).join(', ')}`);
+  const production = await client.models.byStage('flight-delay', 'Production').catch(() => null);
+  if (production) console.log(`   flight-delay in Production: version ${production.version}`);
+}
+
+/** The fields a card needs before Production that registration does not ask for. */
+const CARD_COMPLETION = {
+  owners: [{ name: 'ada', contact: 'ada@example.com' }],
+  license: 'Apache-2.0',
+  limitations: ['Trained on January 2001 only: seasonal effects (summer storms, holidays) are not covered', 'Knows nothing about weather or aircraft'],
+  ethicalConsiderations: [{ name: 'Delay predictions could be used to deprioritize passengers', mitigationStrategy: 'Use for operations and notifications only' }],
+  outOfScopeUses: ['Pricing or passenger treatment decisions'],
+};
+
+async function tuneAndRegister(client: CairnClient, url: string, features: string[]): Promise<void> {
+  step('Tuning the gbdt with TPE: 30 trials on 2 workers, pruning hopeless trials per boosting round (median rule)');
+  const studyFile = path.join(DEMO_DIR, 'flights-gbdt-study.json');
+  const study = {
+    experiment: 'flight-delay-tuning',
+    metric: 'valid_auc',
+    direction: 'maximize',
+    space: {
+      learning_rate: { type: 'float', low: 0.02, high: 0.5, log: true },
+      max_leaves: { type: 'int', low: 4, high: 63 },
+      min_samples_leaf: { type: 'int', low: 10, high: 2000, log: true },
+      feature_subsample: { type: 'float', low: 0.5, high: 1 },
+      l2: { type: 'float', low: 0.001, high: 10, log: true },
+    },
+    fixedParams: { n_trees: 40 },
+    target: { type: 'trainer', trainer: 'gbdt', dataset: 'flights_jan@1', validation: { dataset: 'flights_feb@1' }, label: 'delayed', features },
+    sampler: { type: 'tpe' },
+    pruner: { type: 'median', nStartupTrials: 5, nWarmupSteps: 5 },
+    budget: { trials: 30 },
+    seed: 7,
+  };
+  fs.writeFileSync(studyFile, JSON.stringify(study, null, 2));
+  console.log(`   search space: ${Object.entries(study.space).map(([k, v]) => `${k} ${v.type} [${v.low}, ${v.high}]${'log' in v ? ' log' : ''}`).join(', ')}`);
+  await cli(url, 'tune', 'create', 'flights-gbdt', '--file', studyFile);
+  await cli(url, 'tune', 'run', 'flights-gbdt', '--workers', '2');
+  const progress = await client.tuning.progress('flights-gbdt');
+  const trials = await client.tuning.listTrials('flights-gbdt');
+  const combos = new Set(trials.map((t) => JSON.stringify(Object.entries(t.params).sort())));
+  console.log(`   ${trials.length} trials, ${combos.size} distinct parameter combinations; ${progress.counts.pruned} pruned before their 40th tree`);
+  const best = progress.best!;
+  console.log(`   best: trial ${best.trial}, valid AUC ${best.value.toFixed(4)} with ${JSON.stringify(best.params)}`);
+
+  step("Registering the best trial's model as flight-delay version 2, reviewed and sent to Staging");
+  const v2 = await client.models.register('flight-delay', {
+    runId: best.runId!,
+    card: {
+      description: 'Probability that a scheduled US domestic flight departs more than 15 minutes late (tuned).',
+      intendedUse: ['Ranking flights by delay risk for passenger notifications and crew planning'],
+      trainingData: 'flights_jan@1: 508,239 US domestic flights of January 2001 with point-in-time airport features.',
+      evaluationData: 'flights_feb@1: the 458,170 flights of February 2001, built with the same feature set.',
+      modelArchitecture: `gradient-boosted decision trees, 40 trees, hyperparameters from study flights-gbdt (trial ${best.trial}, TPE)`,
+      ...CARD_COMPLETION,
+    },
+  });
+  console.log(`   flight-delay@${v2.version} registered from the trial's run ${best.runId}`);
+  await cliAs('rey', url, 'models', 'approve', 'flight-delay', String(v2.version), '--comment', 'tuning study reviewed');
+  await cliAs('rey', url, 'models', 'transition', 'flight-delay', String(v2.version), 'Staging', '--comment', 'tuned challenger');
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Sends February flights one request each (`concurrency` at a time) and returns their outcomes by prediction id. */
+async function replay(client: CairnClient, rows: Record<string, number | string | boolean>[], concurrency: number) {
+  const latencies: number[] = [];
+  const outcomes: { predictionId: string; actual: number }[] = [];
+  const versions = new Map<number, number>();
+  let refused = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < rows.length) {
+        const { delayed, ...instance } = rows[next++]!;
+        const t = performance.now();
+        try {
+          const res = await client.predictions.predict('flight-delay', [instance]);
+          latencies.push(performance.now() - t);
+          versions.set(res.version, (versions.get(res.version) ?? 0) + 1);
+          outcomes.push({ predictionId: res.predictions[0]!.id, actual: delayed ? 1 : 0 });
+        } catch (err) {
+          if (!(err instanceof CairnError && err.code === 'VALIDATION_FAILED')) throw err;
+          refused++;
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { latencies, outcomes, versions, refused };
+}
+
+async function serveAndReplay(client: CairnClient, url: string): Promise<void> {
+  step('Serving: February flights as live requests to the Production model, their real outcomes sent back as feedback');
+  const febFile = path.join(DEMO_DIR, 'flights_feb.parquet');
+  await client.datasets.download('flights_feb', 1, febFile);
+  const duck = await DuckDb.open();
+  const rows = await duck
+    .all<Record<string, number | string | boolean>>(
+      `SELECT dep_hour, day_of_week, distance, origin, destination, delayed FROM read_parquet('${febFile}') USING SAMPLE reservoir(3000 ROWS) REPEATABLE (42)`,
+    )
+    .finally(() => duck.close());
+  console.log('   each request carries the flight\'s own fields and its airports; the 7-day airport rates come from the online store, at the versions the model was trained on:');
+  console.log(`   POST ${url}/v1/models/flight-delay/predict ${JSON.stringify({ instances: [(({ delayed: _d, ...i }) => i)(rows[0]!)] })}`);
+  const bad = await client.predictions.predict('flight-delay', [{ dep_hour: 7.5, day_of_week: 3, distanse: 500, origin: 'ATL', destination: 'ORD' }]).catch((e: Error) => e.message);
+  console.log(`   a bad request is refused whole, with every problem: ${bad}`);
+
+  const first = await replay(client, rows.slice(0, 2000), 16);
+  const lat = first.latencies;
+  console.log(
+    `   ${lat.length} predictions (${first.refused} refused), 16 at a time: latency p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms (client side, through the SDK)`,
+  );
+  const fed = await client.predictions.feedback(first.outcomes);
+  console.log(`   feedback: ${fed.recorded} outcomes recorded, ${fed.unknown.length} unknown ids`);
+
+  step('Promoting the tuned version to Production: the server swaps it in while it serves');
+  await cliAs('rey', url, 'models', 'transition', 'flight-delay', '2', 'Production', '--comment', 'tuned model beats version 1 offline');
+  const second = await replay(client, rows.slice(2000), 16);
+  console.log(`   the next ${second.latencies.length} requests were answered by ${[...second.versions].map(([v, n]) => `version ${v} (${n})`).join(', ')}: version 1 answers until version 2 is loaded, and no request fails or waits for the swap`);
+  await client.predictions.feedback(second.outcomes);
+
+  step('Live performance per model version, from the prediction log joined with the feedback');
+  await cli(url, 'predictions', 'performance', 'flight-delay');
 }
 
 main().catch((err: unknown) => {

@@ -16,7 +16,7 @@ describe('the flights demo', () => {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, CAIRN_DEMO_DIR: dir },
-      timeout: 240_000,
+      timeout: 600_000,
     });
     const out = res.stdout + res.stderr;
     expect(res.status, out).toBe(0);
@@ -34,6 +34,16 @@ describe('the flights demo', () => {
     expect(out).toMatch(/flight-delay\s+1\s+\S+\s+-\s+r2 approved/);
     expect(out).toContain('# Model card: flight-delay version 1');
     expect(out).toMatch(/origin_delay_rate_7d@1\s+airport\s+float64\s+7d/);
+    expect(out).toMatch(/trials:\s+30\/30 done \(0 running, \d+ complete, \d+ pruned, 0 failed\)/);
+    expect(out).toContain('30 trials, 30 distinct parameter combinations');
+    expect(out).toMatch(/flight-delay@2 registered from the trial's run run_\w+/);
+    expect(out).toContain('instances[0].distanse: unknown field (did you mean distance?)');
+    expect(out).toMatch(/2000 predictions \(0 refused\), 16 at a time: latency p50 [\d.]+ ms/);
+    expect(out).toContain('feedback: 2000 outcomes recorded, 0 unknown ids');
+    expect(out).toMatch(/answered by (version 1 \(\d+\), )?version 2 \(\d+\)/);
+    expect(out).toMatch(/^\s+1\s+\d+\s+\d+\s+accuracy 0\.\d+, AUC 0\.\d+/m);
+    expect(out).toMatch(/^\s+2\s+\d+\s+\d+\s+accuracy 0\.\d+, AUC 0\.\d+/m);
+    expect(out).toContain('flight-delay in Production: version 2');
     expect(out).toContain('cairn up stopped (exit code 0)');
-  }, 240_000);
+  }, 600_000);
 });
