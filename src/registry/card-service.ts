@@ -73,7 +73,8 @@ export class ModelCards {
    * Approves or rejects the current revision of a version's card (approver role). An approval
    * needs a complete card; a rejection needs a comment. Naming a revision that is no longer
    * current is refused, so a reviewer never approves text they have not read.
-   * @throws VALIDATION_FAILED, FORBIDDEN, CONFLICT (not the current revision), CARD_INCOMPLETE (approval)
+   * With auth on, nobody approves a revision they wrote.
+   * @throws VALIDATION_FAILED, FORBIDDEN (role, or own revision), CONFLICT (not the current revision), CARD_INCOMPLETE (approval)
    */
   async review(model: string, version: number, decision: ReviewDecision, input: ReviewInput, actor: Actor): Promise<{ review: CardReview; card: CardRevision }> {
     requireRole(actor, 'approver', decision === 'approved' ? 'approving a model card' : 'rejecting a model card');
@@ -90,6 +91,11 @@ export class ModelCards {
       });
     }
     const card = await this.current(v);
+    // Four eyes: with real identities (an API token), an approval by the revision's own author
+    // would make the review meaningless. Without auth every write is the one local user's.
+    if (decision === 'approved' && actor.tokenId !== null && card.createdBy === actor.user) {
+      throw new CairnError('FORBIDDEN', `${actor.user} wrote revision ${revision} of the card of ${model} version ${version}: another approver must approve it`, { revision, author: card.createdBy });
+    }
     if (decision === 'approved' && !card.complete) {
       throw new CairnError('CARD_INCOMPLETE', `cannot approve revision ${revision} of the card of ${model} version ${version}: it is incomplete, missing ${card.missing.join(', ')}`, {
         revision,

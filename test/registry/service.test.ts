@@ -381,7 +381,13 @@ describe('RegistryService', () => {
       const v = await register('delay', COMPLETE_CARD);
       const approvedByEditor = await rejection(registry.cards.review('delay', v.version, 'approved', {}, editor));
       expect(approvedByEditor.message).toBe('approving a model card needs the approver role; ed has editor');
-      const { review, card } = await registry.cards.review('delay', v.version, 'approved', { revision: 1, comment: 'ok' }, approver);
+      // Four eyes: with a token, the revision's author cannot approve it, another approver can.
+      const author: Actor = { user: 'ed', role: 'approver', tokenId: 'tok_ed' };
+      expect(await rejection(registry.cards.review('delay', v.version, 'approved', {}, author))).toMatchObject({
+        code: 'FORBIDDEN',
+        message: `ed wrote revision 1 of the card of delay version ${v.version}: another approver must approve it`,
+      });
+      const { review, card } = await registry.cards.review('delay', v.version, 'approved', { revision: 1, comment: 'ok' }, { ...approver, tokenId: 'tok_april' });
       expect(review).toMatchObject({ revision: 1, decision: 'approved', comment: 'ok', actor: 'april', at: clock.now().toISOString() });
       expect(card.status).toBe('approved');
       await registry.cards.edit('delay', v.version, { caveats: 'changed after approval' }, editor);
