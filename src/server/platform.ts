@@ -23,7 +23,7 @@ import { TrainingService } from '../training/index.js';
 import { RegistryService, SqlRegistryStore, featureStoreLineage } from '../registry/index.js';
 import { SqlTuningStore, TuningService } from '../tuning/index.js';
 import { ServingService, featureStoreFillCatalog, loadServingConfig, type ServingConfig } from '../serving/index.js';
-import { FeedbackService, PredictionLog, SqlPredictionLogStore } from '../serving/index.js';
+import { FeedbackService, PredictionLog, SqlPredictionLogStore, predictionSpoolDir, type PredictionLogOptions } from '../serving/index.js';
 
 /**
  * Everything a Cairn process runs on, wired once: stores, engines and the domain services.
@@ -69,6 +69,11 @@ export interface PlatformOptions {
    * true). `cairn serve` says false: it runs beside a `cairn up` whose work is not interrupted.
    */
   recoverInterrupted?: boolean;
+  /**
+   * How this process's prediction log writes (default: itself, every second). `cairn serve`'s
+   * workers say spool-only: the primary writes their records (see PredictionLog).
+   */
+  predictionLog?: Pick<PredictionLogOptions, 'writer' | 'flushIntervalMs'>;
 }
 
 export async function openPlatform(config: CairnConfig, logger: Logger, clock: Clock = systemClock, options: PlatformOptions = {}): Promise<Platform> {
@@ -83,7 +88,7 @@ export async function openPlatform(config: CairnConfig, logger: Logger, clock: C
     opened.push(online);
     const predictionStore = new SqlPredictionLogStore(database.db, database.dialect);
     // Opened after the database and closed before it: its close() flushes into it.
-    const predictionLog = await PredictionLog.open({ store: predictionStore, spoolDir: path.join(config.home, 'spool', 'predictions'), logger, clock });
+    const predictionLog = await PredictionLog.open({ store: predictionStore, spoolDir: predictionSpoolDir(config.home), logger, clock, ...options.predictionLog });
     opened.push(predictionLog);
 
     const bus = new EventBus((err, event) => logger.error({ err, event: event.type }, 'event handler failed'));

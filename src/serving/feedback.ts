@@ -9,8 +9,9 @@
  * PREDICTION_NOT_FOUND naming them all. A second feedback for an id replaces the first (an outcome
  * can be corrected); the answer lists the ids it replaced. Feedback may arrive before its
  * prediction reached the store: an id not found is looked up again after flushing this process's
- * log, and — when other serving processes log into the same spool directory — once more after
- * their flush interval.
+ * log, and — when other serving processes log into the same spool directory — again until their
+ * records can have reached the store (`PredictionLog.siblingDelayMs`; in `cairn serve` the
+ * workers' files are written by the primary, so this includes its next pass).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -27,6 +28,8 @@ const MAX_ID_LENGTH = 200;
 const MAX_ACTUAL_LENGTH = 1000;
 /** Margin over a sibling's flush interval before an id is declared unknown. */
 const SIBLING_MARGIN_MS = 250;
+/** How often the store is asked again while waiting for siblings. */
+const SIBLING_POLL_MS = 100;
 
 export interface FeedbackItem {
   predictionId: string;
@@ -182,8 +185,13 @@ export class FeedbackService {
     await log.flush();
     await lookAgain();
     if (missing().length > 0 && log.hasLiveSiblings()) {
-      await sleep(log.flushIntervalMs + SIBLING_MARGIN_MS);
-      await lookAgain();
+      // Looked for a few times rather than once at the end: a spool-only log's records arrive
+      // with the writer's next pass, usually well before the bound.
+      const deadline = Date.now() + log.siblingDelayMs() + SIBLING_MARGIN_MS;
+      while (missing().length > 0 && Date.now() < deadline) {
+        await sleep(Math.min(SIBLING_POLL_MS, Math.max(0, deadline - Date.now())));
+        await lookAgain();
+      }
     }
     return known;
   }

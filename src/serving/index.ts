@@ -3,7 +3,8 @@
  * (the model loader, validation, micro-batching and the predict routes join here).
  */
 export * from './log-model.js';
-export { PredictionLog, type PredictionLogOptions } from './prediction-log.js';
+export { PredictionLog, predictionSpoolDir, type PredictionLogOptions } from './prediction-log.js';
+export { startLogWriter, type LogWriter } from './log-writer.js';
 export type { PredictionLogStore, PredictionQuery, TimeRange, FeedbackPair, VersionCount } from './log-store.js';
 export { SqlPredictionLogStore } from './log-sql-store.js';
 export type { PredictionRow } from './prediction-rows.js';

@@ -108,6 +108,8 @@ export interface PredictionLogStats {
   replayed: number;
   /** Records kept only on disk because the store failed or the memory queue was full. */
   spooled: number;
+  /** Records left in spool files for the writing process to store (spool-only mode). */
+  handedOff: number;
   /** Records that could be neither queued nor spooled; the only way the log loses a record. */
   dropped: number;
   /** Records refused by record() because they were malformed (a bug in the caller). */

@@ -28,7 +28,20 @@
  * be written (disk full, directory gone) nor the memory queue has room; `stats().dropped` counts
  * those and the log says so. Refusal counts are kept in memory and added to the store with each
  * flush; a kill -9 loses at most the counts of the last flush interval.
+ *
+ * Writers. By default (`writer: 'self'`) the process writes its records to the store as above,
+ * and also claims and replays the files other processes sealed for it. With `writer: 'spool-only'`
+ * (the workers of `cairn serve`) it never writes records to the store: a pass seals the current
+ * spool file and hands it over (Spool.seal), and a process in `self` mode — the cluster primary,
+ * in a thread (log-writer.ts) — claims, replays and deletes it. Several SQLite writers contend for one write lock and a
+ * synchronous driver waits for it on the event loop, so serving processes leave the inserts to
+ * one process that serves nothing. The guarantee is unchanged: the records are in the spool file
+ * before record() returns, and a sealed file is replayed exactly once (claims are atomic renames;
+ * replay ignores ids already stored). Only what could not be spooled is queued in memory and
+ * written by the process itself, and refusal counts are still written by each process with its
+ * pass, in a small transaction and only when there are some.
  */
+import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -39,14 +52,24 @@ import { Spool, SpoolWriter, readSpoolLines, syncSpoolFile } from './spool.js';
 
 export type { PredictionRecord } from './log-model.js';
 
+/** Where every process of a Cairn home spools its predictions. */
+export const predictionSpoolDir = (home: string): string => path.join(home, 'spool', 'predictions');
+
+export type PredictionLogWriter = 'self' | 'spool-only';
+
 export interface PredictionLogOptions {
   store: PredictionLogStore;
+  /** Who writes this process's records to the store; default 'self' (see the module comment). */
+  writer?: PredictionLogWriter;
   /** The spool directory, `$CAIRN_HOME/spool/predictions`. */
   spoolDir: string;
   logger?: Logger;
   /** Dates refusal counts (their minute). */
   clock?: Clock;
-  /** Longest time a record waits in memory before a flush; default 1000 ms. */
+  /**
+   * Longest time a record waits in memory before a flush — in spool-only mode, in the current
+   * spool file before it is sealed; in self mode also how often sealed files are looked for. Default 1000 ms.
+   */
   flushIntervalMs?: number;
   /**
    * Rows per transaction, and the queue length that starts a flush at once; default 500. SQLite's
@@ -95,7 +118,7 @@ export class PredictionLog {
   private readonly sealed = new Map<string, Segment>();
   private refusals = new Map<string, RefusalCount>();
   private readonly refusalTotals = new Map<string, { model: string; reason: string; count: number }>();
-  private readonly counts = { recorded: 0, flushed: 0, replayed: 0, spooled: 0, dropped: 0, invalid: 0, rejected: 0 };
+  private readonly counts = { recorded: 0, flushed: 0, replayed: 0, spooled: 0, handedOff: 0, dropped: 0, invalid: 0, rejected: 0 };
   private storeFailing = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -105,6 +128,7 @@ export class PredictionLog {
   private readonly warned = new Set<string>();
 
   readonly flushIntervalMs: number;
+  readonly writer: PredictionLogWriter;
   private readonly batchSize: number;
   private readonly maxQueue: number;
   private readonly logger: Logger | undefined;
@@ -116,6 +140,7 @@ export class PredictionLog {
     o: PredictionLogOptions,
   ) {
     this.flushIntervalMs = o.flushIntervalMs ?? 1000;
+    this.writer = o.writer ?? 'self';
     this.batchSize = o.batchSize ?? 500;
     this.maxQueue = o.maxQueue ?? 100_000;
     this.logger = o.logger;
@@ -130,15 +155,18 @@ export class PredictionLog {
   static async open(o: PredictionLogOptions): Promise<PredictionLog> {
     const spool = Spool.open(o.spoolDir, { staleAfterMs: o.staleAfterMs ?? 60_000 });
     const log = new PredictionLog(o.store, spool, o);
-    log.adoptOrphans();
+    // A spool-only process replays nothing: the files of stopped processes are the writer's.
+    const writes = log.writer === 'self';
+    if (writes) log.adoptOrphans();
     const maintenanceMs = o.maintenanceIntervalMs ?? 5000;
     log.timers.push(
       setInterval(() => {
+        if (writes) log.adoptSealed();
         if (log.hasWork()) void log.schedule();
       }, log.flushIntervalMs),
       setInterval(() => {
         void spool.heartbeat();
-        if (log.adoptOrphans() > 0) void log.schedule();
+        if (writes && log.adoptOrphans() > 0) void log.schedule();
       }, maintenanceMs),
     );
     // A process that only logs must still be able to exit: close() is what flushes.
@@ -170,7 +198,10 @@ export class PredictionLog {
       if (rows.length === 0) return;
       const segment = this.append(lines);
       for (const row of rows) {
-        if (this.queue.length < this.maxQueue) {
+        if (segment && this.writer === 'spool-only') {
+          // The writer replays it from the file once sealed.
+          this.counts.handedOff++;
+        } else if (this.queue.length < this.maxQueue) {
           this.queue.push({ row, segment });
           if (segment) segment.pending++;
         } else if (segment) {
@@ -229,8 +260,17 @@ export class PredictionLog {
   }
 
   /**
+   * Longest a record of a live sibling may take to reach the store: one flush interval when
+   * siblings write themselves; when they hand over (spool-only), their seal interval and the
+   * writer's next pass, which `cairn serve` runs at a shorter interval than the workers seal.
+   */
+  siblingDelayMs(): number {
+    return this.writer === 'self' ? this.flushIntervalMs : 2 * this.flushIntervalMs;
+  }
+
+  /**
    * Resolves when everything recorded before the call is in the store — or, if the store is
-   * failing, safe in spool files. Never rejects.
+   * failing, safe in spool files; in spool-only mode, once it is sealed for the writer. Never rejects.
    */
   flush(): Promise<void> {
     if (this.closed) return this.closing ?? Promise.resolve();
@@ -240,6 +280,8 @@ export class PredictionLog {
   /** Flushes everything, then withdraws from the spool directory. Records arriving later are dropped. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    // The last pass of a writer also takes what stopped processes left (`cairn serve`'s workers stop first).
+    if (this.writer === 'self') this.adoptOrphans();
     const last = this.schedule();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
@@ -281,9 +323,26 @@ export class PredictionLog {
 
   private sealSegment(segment: Segment): void {
     if (this.active === segment) this.active = null;
-    this.sealed.set(segment.file, segment);
     segment.writer?.seal();
     segment.writer = null;
+    if (this.writer === 'spool-only' && segment.pending === 0) {
+      try {
+        this.spool.seal(segment.file);
+        return;
+      } catch (err) {
+        // Still this process's file: it becomes an orphan, replayed by the writer, once this process stops.
+        this.warnOnce(`seal:${segment.file}`, `cannot hand prediction spool file ${segment.file} over: ${(err as Error).message}`);
+        segment.replay = true;
+      }
+    }
+    this.sealed.set(segment.file, segment);
+  }
+
+  /** Claims the files that spool-only processes sealed for this one. */
+  private adoptSealed(): number {
+    const files = this.spool.claimSealed();
+    for (const file of files) this.sealed.set(file, { writer: null, file, pending: 0, replay: true, synced: false });
+    return files.length;
   }
 
   private adoptOrphans(): number {
@@ -314,8 +373,9 @@ export class PredictionLog {
     const taken = this.queue;
     this.queue = [];
     if (this.active) this.sealSegment(this.active);
+    if (this.writer === 'self') this.adoptSealed();
     // When idle with the store away, the replay's first batch is what finds out that it is back.
-    if (await this.drain(taken)) await this.replay();
+    if ((await this.drain(taken)) && this.writer === 'self') await this.replay();
     for (const segment of this.sealed.values()) {
       this.removeIfStored(segment);
       if (segment.replay && !segment.synced && segment.writer === null && this.sealed.has(segment.file)) {

@@ -6,6 +6,11 @@
  * this host, or a heartbeat older than `staleAfterMs` — are claimed by renaming them into the
  * claimer's own name; a rename is atomic, so exactly one process replays each file.
  *
+ * Hand-off: a process that does not write to the store itself (a `cairn serve` worker) seals a
+ * file by renaming it `<owner>.<seq>.sealed.jsonl` once it will append no more to it; any writing
+ * process claims sealed files — of live owners too — by the same atomic rename into its own name,
+ * so each sealed file is replayed by exactly one process.
+ *
  * Crash safety: a line is appended with one write and never rewritten. A process killed during a
  * write leaves at most a torn last line, which has no newline and is ignored when read; after a
  * failed write the file is sealed, so a torn line is always the last. The spool directory must
@@ -18,6 +23,7 @@ import path from 'node:path';
 
 const SEGMENT = /^([A-Za-z0-9_-]+)\.(\d+)\.jsonl$/;
 const ALIVE = /^([A-Za-z0-9_-]+)\.alive$/;
+const SEALED = /^([A-Za-z0-9_-]+)\.(\d+)\.sealed\.jsonl$/;
 
 /** One spool file being appended to. Appends are synchronous: once `append` returns, a kill -9 cannot take the lines back. */
 export class SpoolWriter {
@@ -189,6 +195,36 @@ export class Spool {
     for (const name of names) {
       const m = ALIVE.exec(name);
       if (m && !alive(m[1]!)) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+    return claimed;
+  }
+
+  /**
+   * Hands a file of this owner, no longer appended to, to whichever process writes to the store.
+   * @throws the rename's error; the file then stays this owner's and becomes an orphan when it stops
+   */
+  seal(file: string): void {
+    fs.renameSync(file, file.replace(/\.jsonl$/, '.sealed.jsonl'));
+  }
+
+  /** Takes over the sealed files of other owners, live or gone (oldest name first), for the caller to replay. Never throws. */
+  claimSealed(): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir).sort();
+    } catch {
+      return [];
+    }
+    const claimed: string[] = [];
+    for (const name of names) {
+      if (!SEALED.test(name)) continue;
+      const target = this.nextFile();
+      try {
+        fs.renameSync(path.join(this.dir, name), target);
+        claimed.push(target);
+      } catch {
+        // Another writer claimed it first.
+      }
     }
     return claimed;
   }

@@ -1,13 +1,17 @@
 /**
  * The prediction log on a real SQLite store: batching and flushing (small intervals, never a
  * timing assertion), refusal counts, spooling while the store fails and replay once it is back,
- * torn and unreadable spool lines, bounded memory and close().
+ * torn and unreadable spool lines, bounded memory and close(); the hand-off of spool-only logs
+ * (cairn serve's workers) to a writing process.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { FeedbackService } from '../../src/serving/feedback.js';
+import { startLogWriter } from '../../src/serving/log-writer.js';
 import type { RefusalCount } from '../../src/serving/log-model.js';
 import type { PredictionLogStore } from '../../src/serving/log-store.js';
 import { SqlPredictionLogStore } from '../../src/serving/log-sql-store.js';
@@ -251,5 +255,113 @@ describe('PredictionLog with a store that is not there at all', () => {
     const next = await openLog();
     await next.flush();
     expect(await storedIds()).toHaveLength(12);
+  });
+});
+
+describe('PredictionLog hand-off (writer: spool-only, as cairn serve workers)', () => {
+  const lineCount = (files: string[]) => files.reduce((n, f) => n + fs.readFileSync(path.join(spoolDir(), f), 'utf8').split('\n').filter(Boolean).length, 0);
+  const sealedFiles = () => spoolFiles().filter((f) => f.endsWith('.sealed.jsonl'));
+
+  it('never touches the store with records: flush() and close() only seal the spool file for the writer', async () => {
+    const worker = await openLog({ writer: 'spool-only', flushIntervalMs: 20 });
+    worker.record(records('w', 15));
+    expect(worker.queueDepth()).toBe(0);
+    await worker.flush();
+    worker.record(records('w2', 5));
+    // Sealed on its interval too.
+    await vi.waitFor(() => expect(sealedFiles()).toHaveLength(2), { timeout: 10_000 });
+    await worker.close();
+    expect(store.batches).toEqual([]);
+    expect(await storedIds()).toEqual([]);
+    expect(sealedFiles()).toEqual(spoolFiles());
+    expect(lineCount(sealedFiles())).toBe(20);
+    expect(worker.stats()).toMatchObject({ recorded: 20, handedOff: 20, flushed: 0, replayed: 0, dropped: 0 });
+  });
+
+  it('writers drain the sealed files of live workers exactly once, and leave the file a worker still appends to', async () => {
+    const workers = [await openLog({ writer: 'spool-only' }), await openLog({ writer: 'spool-only' })];
+    const writers = [await openLog(), await openLog()];
+    workers[0]!.record(records('a', 300));
+    workers[1]!.record(records('b', 200));
+    await Promise.all(workers.map((w) => w.flush()));
+    workers[0]!.record(records('still-open', 3));
+    // Two writers racing for the same files, as `cairn up` beside a `cairn serve` primary would.
+    await Promise.all(writers.map((w) => w.flush()));
+    const ids = await storedIds();
+    expect(ids).toHaveLength(500);
+    expect(new Set(ids).size).toBe(500);
+    expect(writers.reduce((n, w) => n + w.stats().replayed, 0)).toBe(500);
+    // Only the file the worker still appends to is left, untouched.
+    expect(spoolFiles()).toHaveLength(1);
+    expect(sealedFiles()).toEqual([]);
+    expect(workers.every((w) => w.hasLiveSiblings())).toBe(true);
+    await workers[0]!.flush();
+    await writers[0]!.flush();
+    expect(await storedIds()).toHaveLength(503);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('a writer picks sealed files up on its own interval', async () => {
+    const worker = await openLog({ writer: 'spool-only', flushIntervalMs: 20 });
+    await openLog({ flushIntervalMs: 20 });
+    worker.record(records('tick', 4));
+    await vi.waitFor(async () => expect(await storedIds()).toHaveLength(4), { timeout: 10_000 });
+  });
+
+  it('shutdown: workers seal and withdraw, then the writer stores everything before it closes', async () => {
+    const writer = await openLog();
+    const workers = [await openLog({ writer: 'spool-only' }), await openLog({ writer: 'spool-only' })];
+    workers.forEach((w, i) => w.record(records(`stop${i}`, 40)));
+    for (const w of workers) await w.close();
+    await writer.close();
+    expect(await storedIds()).toHaveLength(80);
+    expect(fs.readdirSync(spoolDir())).toEqual([]);
+  });
+
+  it('a worker killed before sealing: its open file is replayed by the writer once its owner is gone', async () => {
+    const worker = await openLog({ writer: 'spool-only' });
+    worker.record(records('dead', 6));
+    // What a kill -9 leaves: the open file and an alive file naming a pid that no longer runs.
+    const alive = fs.readdirSync(spoolDir()).find((f) => f.endsWith('.alive'))!;
+    fs.writeFileSync(path.join(spoolDir(), alive), JSON.stringify({ pid: 999_999_999, host: os.hostname() }));
+    const writer = await openLog();
+    await writer.flush();
+    expect(await storedIds()).toHaveLength(6);
+    expect(writer.stats().replayed).toBe(6);
+  });
+
+  it('refusal counts of a spool-only log still reach the store', async () => {
+    const worker = await openLog({ writer: 'spool-only' });
+    worker.refused('delay', 'validation', 3);
+    await worker.flush();
+    expect(await store.refusals({ model: 'delay' })).toEqual([expect.objectContaining({ reason: 'validation', count: 3 })]);
+  });
+
+  it("cairn serve's writer thread stores sealed files as they come and everything left when closed", async () => {
+    const writer = await startLogWriter({ database: { kind: 'sqlite', path: path.join(dir, 'cairn.db') }, spoolDir: spoolDir(), flushIntervalMs: 20, logLevel: 'silent' }, (m) => {
+      throw new Error(m);
+    });
+    try {
+      const worker = await openLog({ writer: 'spool-only' });
+      worker.record(records('thread', 30));
+      await worker.flush();
+      await vi.waitFor(async () => expect(await storedIds()).toHaveLength(30), { timeout: 10_000 });
+      worker.record(records('last', 5));
+      await worker.close();
+    } finally {
+      await writer.close();
+    }
+    expect(await storedIds()).toHaveLength(35);
+    expect(fs.readdirSync(spoolDir())).toEqual([]);
+  });
+
+  it('feedback posted to a worker finds a prediction the writer has not stored yet', async () => {
+    const worker = await openLog({ writer: 'spool-only', flushIntervalMs: 200 });
+    await openLog({ flushIntervalMs: 100 });
+    const feedback = new FeedbackService({ store, log: worker, models: { getModel: async () => ({}) } });
+    worker.record(records('fb', 1));
+    expect(await storedIds()).toEqual([]);
+    const actor = { user: 'tester', role: 'editor' as const, tokenId: null };
+    await expect(feedback.record({ predictionId: 'fb-0', actual: 1 }, actor)).resolves.toMatchObject({ recorded: 1, unknown: [] });
   });
 });
