@@ -26,7 +26,7 @@ export interface ServingConfig {
 
 export const SERVING_VARIABLES: Record<string, string> = {
   CAIRN_SERVE_MODELS: 'comma-separated models to serve (default: every model with a Production version)',
-  CAIRN_SERVE_MAX_BATCH: 'most rows in one ONNX run (default 64)',
+  CAIRN_SERVE_MAX_BATCH: 'most rows in one ONNX run (default 256)',
   CAIRN_SERVE_MAX_WAIT_MS: 'longest wait for a batch to fill, ms (default 1)',
   CAIRN_SERVE_MAX_INSTANCES: 'most instances in one request (default 1000)',
   CAIRN_SERVE_VERSION_CACHE: 'explicitly addressed versions kept loaded (default 8)',
@@ -36,7 +36,7 @@ export const SERVING_VARIABLES: Record<string, string> = {
 
 export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   models: null,
-  maxBatchRows: 64,
+  maxBatchRows: 256,
   maxWaitMs: 1,
   maxInstances: 1000,
   versionCacheSize: 8,
