@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import { featureRoutes } from '../features/index.js';
 import { tokenRoutes } from '../identity/index.js';
 import { trackingRoutes } from '../tracking/index.js';
@@ -10,10 +10,8 @@ import { registryRoutes } from '../registry/index.js';
 import { tuningRoutes } from '../tuning/index.js';
 import { servingRoutes } from '../serving/index.js';
 import { feedbackRoutes, predictionLogRoutes } from '../serving/index.js';
-import { installAuth } from './auth.js';
-import { installErrorHandler } from './error-handler.js';
+import { baseApp } from './base-app.js';
 import { eventRoutes } from './event-routes.js';
-import { installMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 
 export const API_PREFIX = '/api/v1';
@@ -23,20 +21,8 @@ export const API_PREFIX = '/api/v1';
  * probes, metrics, auth and one error shape. Does not listen; `cairn up` and the tests do.
  */
 export async function buildApp(platform: Platform, opts: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const { config } = platform;
-  const app: FastifyInstance = Fastify({
-    ...(opts.logger === false ? {} : { loggerInstance: platform.logger as FastifyBaseLogger }),
-    bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-  });
+  const { app, metrics } = baseApp(platform, opts);
   app.setValidatorCompiler(makeValidatorCompiler());
-  // The API speaks JSON only; anything else is refused with 415 rather than parsed as a string.
-  app.removeContentTypeParser('text/plain');
-
-  installErrorHandler(app);
-  installAuth(app, { enabled: config.auth.enabled, localUser: config.auth.localUser, tokens: platform.tokens });
-  const metrics = installMetrics(app);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -61,7 +47,7 @@ export async function buildApp(platform: Platform, opts: { logger?: boolean } = 
   app.get(`${API_PREFIX}/whoami`, { schema: { tags: ['identity'] } }, async (request) => ({
     user: request.actor.user,
     role: request.actor.role,
-    authEnabled: config.auth.enabled,
+    authEnabled: platform.config.auth.enabled,
   }));
 
   await app.register(featureRoutes(platform.features), { prefix: API_PREFIX });

@@ -1,8 +1,6 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { feedbackRoutes, servingRoutes } from '../serving/index.js';
-import { installAuth } from './auth.js';
-import { installErrorHandler } from './error-handler.js';
-import { installMetrics } from './metrics.js';
+import { baseApp } from './base-app.js';
 import type { Platform } from './platform.js';
 
 /**
@@ -12,19 +10,7 @@ import type { Platform } from './platform.js';
  * prediction.
  */
 export async function buildServingApp(platform: Platform, opts: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const { config } = platform;
-  const app: FastifyInstance = Fastify({
-    ...(opts.logger === false ? {} : { loggerInstance: platform.logger as FastifyBaseLogger }),
-    bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-    // Clients and load balancers keep connections open between requests.
-    keepAliveTimeout: 65_000,
-  });
-  app.removeContentTypeParser('text/plain');
-  installErrorHandler(app);
-  installAuth(app, { enabled: config.auth.enabled, localUser: config.auth.localUser, tokens: platform.tokens });
-  const metrics = installMetrics(app);
+  const { app, metrics } = baseApp(platform, opts);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = platform.serving.ready;
