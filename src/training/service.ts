@@ -43,6 +43,23 @@ interface RunningTraining {
   control: StopControl;
 }
 
+/**
+ * Whether the process that started a run (its `cairn.pid` tag, on this machine) still runs. A run
+ * without the tag predates it and counts as orphaned; a pid reused after a reboot can keep a dead
+ * run `running` until that process ends, which errs on the side of not failing live work.
+ */
+function ownerLives(run: Run): boolean {
+  const pid = Number(run.tags['cairn.pid']);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it lives, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Per-iteration metrics are sent to the run in batches, never one call per iteration. */
 const FLUSH_EVERY_MS = 250;
 const FLUSH_AT_POINTS = 200;
@@ -129,7 +146,7 @@ export class TrainingService {
         experiment: request.experiment,
         ...(request.runName ? { name: request.runName } : {}),
         params: logged,
-        tags: { 'cairn.trainer': request.trainer, 'cairn.server': os.hostname(), ...(request.tags ?? {}) },
+        tags: { 'cairn.trainer': request.trainer, 'cairn.server': os.hostname(), 'cairn.pid': String(process.pid), ...(request.tags ?? {}) },
         inputs: { dataset: { ref: `${train.name}@${train.version}`, contentHash: train.contentHash }, features: train.features.map((f) => f.ref) },
         source: { command: `cairn train --trainer ${request.trainer} --dataset ${train.name}@${train.version}`, ...(request.codeVersion ? { codeVersion: request.codeVersion } : {}) },
         ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
@@ -169,21 +186,23 @@ export class TrainingService {
 
   /**
    * Fails the built-in trainings that a process on this machine left running when it died, so
-   * no run stays `running` forever. Runs of other machines are theirs to judge.
+   * no run stays `running` forever. Runs of other machines are theirs to judge, and so are the
+   * runs of processes on this machine that still live (a `cairn tune worker` beside `cairn up`).
    */
   async recoverInterrupted(actor: Actor): Promise<number> {
     const filter = `attributes.status = 'running' AND tags.\`cairn.server\` = '${os.hostname().replace(/'/g, "''")}'`;
-    let count = 0;
-    for (;;) {
-      const page = await this.tracking.searchRuns({ filter, limit: 100 });
-      const orphans = page.items.filter((r) => !this.running.has(r.id));
-      for (const run of orphans) {
-        await this.tracking.logBatch(run.id, { tags: [{ key: 'cairn.error', value: 'interrupted: the server stopped during training' }] }, actor);
-        await this.tracking.endRun(run.id, { status: 'failed' }, actor);
-        count++;
-      }
-      if (orphans.length === 0 || !page.nextCursor) return count;
+    const orphans: Run[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.tracking.searchRuns({ filter, limit: 100, ...(cursor ? { cursor } : {}) });
+      orphans.push(...page.items.filter((r) => !this.running.has(r.id) && !ownerLives(r)));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    for (const run of orphans) {
+      await this.tracking.logBatch(run.id, { tags: [{ key: 'cairn.error', value: 'interrupted: the server stopped during training' }] }, actor);
+      await this.tracking.endRun(run.id, { status: 'failed' }, actor);
     }
+    return orphans.length;
   }
 
   /** Resolves when the run's training ends; null when no training of that run is in this process. */

@@ -164,13 +164,24 @@ describe('training interrupted by a stop', () => {
     // A run as a dead process leaves it: running, tagged with this machine.
     const orphan = await s.platform.tracking.createRun({ experiment: 'x', tags: { 'cairn.trainer': 'gbdt', 'cairn.server': os.hostname() } }, actor);
     const elsewhere = await s.platform.tracking.createRun({ experiment: 'x', tags: { 'cairn.trainer': 'gbdt', 'cairn.server': 'another-host' } }, actor);
+    // A training of another process on this machine that still runs (a tune worker) is its own.
+    const { spawn } = await import('node:child_process');
+    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.once('exit', resolve));
+    const tagged = (pid: number) => ({ experiment: 'x', tags: { 'cairn.trainer': 'gbdt', 'cairn.server': os.hostname(), 'cairn.pid': String(pid) } });
+    const ofLiveProcess = await s.platform.tracking.createRun(tagged(alive.pid!), actor);
+    const ofDeadProcess = await s.platform.tracking.createRun(tagged(dead.pid!), actor);
     await s.app.close();
     await s.platform.close();
     const again = await openPlatform(loadConfig({ CAIRN_HOME: s.home, CAIRN_LOG_LEVEL: 'silent' }), createLogger('silent'));
     try {
       expect(await again.tracking.getRun(orphan.id)).toMatchObject({ status: 'failed', tags: { 'cairn.error': expect.stringContaining('interrupted') } });
       expect((await again.tracking.getRun(elsewhere.id)).status).toBe('running');
+      expect((await again.tracking.getRun(ofLiveProcess.id)).status).toBe('running');
+      expect((await again.tracking.getRun(ofDeadProcess.id)).status).toBe('failed');
     } finally {
+      alive.kill();
       await again.close();
       (await import('node:fs')).rmSync(s.home, { recursive: true, force: true });
     }
