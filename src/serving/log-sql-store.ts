@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from '../storage/db.js';
-import type { Schema } from '../storage/schema.js';
+import { chunks, type Dialect } from '../storage/db.js';
+import type { PredictionTable, Schema } from '../storage/schema.js';
 import type { Actual, Feedback, LoggedPrediction, RefusalCount } from './log-model.js';
 import type { FeedbackPair, PredictionLogStore, PredictionQuery, TimeRange, VersionCount } from './log-store.js';
 import { decodeLabel, type PredictionRow } from './prediction-rows.js';
@@ -13,29 +13,9 @@ const INSERT_ROWS = 500;
 /** Ids per `IN (…)` list. */
 const ID_CHUNK = 500;
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
-interface JoinedRow {
-  id: string;
-  at: string;
-  model: string;
-  version: number;
-  stage: string | null;
-  variant: string | null;
-  features: string;
-  entities: string | null;
-  value: number;
-  label: string | null;
-  probability: number | null;
-  latency_ms: number;
-  actual: string | null;
-  feedback_at: string | null;
-  feedback_by: string | null;
-}
+/** A prediction with its feedback, as the left join reads it. */
+type JoinedRow = PredictionTable & { actual: string | null; feedback_at: string | null; feedback_by: string | null };
 
 function toPrediction(r: JoinedRow): LoggedPrediction {
   return {
@@ -66,22 +46,7 @@ export class SqlPredictionLogStore implements PredictionLogStore {
       for (const part of chunks(rows, INSERT_ROWS)) {
         await trx
           .insertInto('predictions')
-          .values(
-            part.map((r) => ({
-              id: r.id,
-              at: r.at,
-              model: r.model,
-              version: r.version,
-              stage: r.stage,
-              variant: r.variant,
-              features: r.features,
-              entities: r.entities,
-              value: r.value,
-              label: r.label,
-              probability: r.probability,
-              latency_ms: r.latencyMs,
-            })),
-          )
+          .values(part)
           .onConflict((oc) => oc.column('id').doNothing())
           .execute();
       }

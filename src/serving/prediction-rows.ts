@@ -3,26 +3,11 @@
  * JSON text, ready for a multi-row insert) and the spool's JSON line. Both are made at once from
  * one record, so the features are serialized once.
  */
+import type { PredictionTable } from '../storage/schema.js';
 import type { PredictionRecord } from './log-model.js';
 
-/** A prediction as the store writes it. */
-export interface PredictionRow {
-  id: string;
-  at: string;
-  model: string;
-  version: number;
-  stage: string | null;
-  variant: string | null;
-  /** JSON text of the features object. */
-  features: string;
-  /** JSON text of the entities object, or null. */
-  entities: string | null;
-  value: number;
-  /** JSON text of the label (a number or a string), or null. */
-  label: string | null;
-  probability: number | null;
-  latencyMs: number;
-}
+/** A prediction as the store writes it: the `predictions` table's row. */
+export type PredictionRow = PredictionTable;
 
 /** Why a record cannot be logged; record() counts these and reports them in the log. */
 export class MalformedRecord extends Error {}
@@ -84,14 +69,14 @@ export function encodePrediction(r: PredictionRecord): { row: PredictionRow; lin
     value: finite(r.output.value, 'output.value'),
     label: label == null ? null : JSON.stringify(label),
     probability: probability == null ? null : finite(probability, 'output.probability'),
-    latencyMs: finite(r.latencyMs, 'latencyMs'),
+    latency_ms: finite(r.latencyMs, 'latencyMs'),
   };
   // Built by hand around the already serialized JSON, so features are not serialized twice.
   const line =
     `{"id":${JSON.stringify(row.id)},"at":"${row.at}","model":${JSON.stringify(row.model)},"version":${row.version},` +
     `"stage":${JSON.stringify(row.stage)},"variant":${JSON.stringify(row.variant)},"features":${row.features},` +
     `"entities":${row.entities ?? 'null'},"value":${row.value},"label":${row.label ?? 'null'},` +
-    `"probability":${row.probability ?? 'null'},"latencyMs":${row.latencyMs}}\n`;
+    `"probability":${row.probability ?? 'null'},"latencyMs":${row.latency_ms}}\n`;
   return { row, line };
 }
 

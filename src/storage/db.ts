@@ -15,6 +15,16 @@ import * as m0006 from './migrations/0006-tuning-resume.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/**
+ * `items` in slices of `size`, for multi-row statements: one statement per slice keeps the bound
+ * parameters under SQLite's 32,766 and PostgreSQL's 65,535.
+ */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** The metadata store: one Kysely instance and the dialect it speaks. */
 export interface Database {
   db: Kysely<Schema>;

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { CairnError } from '../core/errors.js';
-import type { Dialect } from '../storage/db.js';
+import { chunks, type Dialect } from '../storage/db.js';
 import type { RunKeyValueTable, RunTable, Schema } from '../storage/schema.js';
 import type { EndStatus, Experiment, MetricEntry, MetricPoint, Run, RunArtifact, RunStatus } from './model.js';
 import { searchFilterFirst, searchSortWindow, sortColumn } from './search-query.js';
@@ -12,12 +12,6 @@ const parse = <T>(s: string): T => JSON.parse(s) as T;
 // Rows per multi-row INSERT: 5 columns × 1000 stays far below SQLite's 32,766 and PostgreSQL's
 // 65,535 bound parameters, and big statements are what makes bulk logging fast.
 const CHUNK = 1000;
-
-function chunks<T>(items: T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 // A plain decimal or scientific number; anything else ("0x1f", " 6", "1,5") is text only.
 const NUMERIC_TEXT = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
@@ -117,15 +111,15 @@ export class SqlTrackingStore implements TrackingStore {
 
   async importRuns(runs: RunImport[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const part of chunks(runs.map((r) => toRunRow(r.run)))) await trx.insertInto('runs').values(part).execute();
+      for (const part of chunks(runs.map((r) => toRunRow(r.run)), CHUNK)) await trx.insertInto('runs').values(part).execute();
       const kv = (pick: (r: RunImport) => Record<string, string>) =>
         runs.flatMap((r) => keyValueRows(r.run.id, Object.entries(pick(r)).map(([key, value]) => ({ key, value }))));
       await this.insertKeyValues(trx, 'run_params', kv((r) => r.run.params));
       await this.insertKeyValues(trx, 'run_tags', kv((r) => r.run.tags));
       const history = runs.flatMap((r) => r.metrics.map((m) => ({ run_id: r.run.id, ...m })));
-      for (const part of chunks(history)) await trx.insertInto('metric_history').values(part).execute();
+      for (const part of chunks(history, CHUNK)) await trx.insertInto('metric_history').values(part).execute();
       const latest = runs.flatMap((r) => latestByKey(r.metrics).map((m) => ({ run_id: r.run.id, ...m })));
-      for (const part of chunks(latest)) await trx.insertInto('latest_metrics').values(part).execute();
+      for (const part of chunks(latest, CHUNK)) await trx.insertInto('latest_metrics').values(part).execute();
     });
   }
 
@@ -178,7 +172,7 @@ export class SqlTrackingStore implements TrackingStore {
       await this.requireRunning(trx, runId, 'log to');
       if (batch.params.length > 0) {
         const existing = new Map<string, string>();
-        for (const part of chunks(batch.params.map((p) => p.key))) {
+        for (const part of chunks(batch.params.map((p) => p.key), CHUNK)) {
           const rows = await trx.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', runId).where('key', 'in', part).execute();
           for (const r of rows) existing.set(r.key, r.value);
         }
@@ -194,7 +188,7 @@ export class SqlTrackingStore implements TrackingStore {
       }
       // Within one batch the last value of a tag wins, as if its entries were applied in order.
       const tags = new Map(batch.tags.map((t) => [t.key, t]));
-      for (const part of chunks(keyValueRows(runId, [...tags.values()]))) {
+      for (const part of chunks(keyValueRows(runId, [...tags.values()]), CHUNK)) {
         await trx
           .insertInto('run_tags')
           .values(part)
@@ -208,7 +202,7 @@ export class SqlTrackingStore implements TrackingStore {
   }
 
   private async appendMetrics(trx: Transaction<Schema>, runId: string, points: MetricEntry[]): Promise<void> {
-    for (const part of chunks(points)) {
+    for (const part of chunks(points, CHUNK)) {
       await trx
         .insertInto('metric_history')
         .values(part.map((p) => ({ run_id: runId, key: p.key, value: p.value, step: p.step, timestamp: p.timestamp })))
@@ -216,7 +210,7 @@ export class SqlTrackingStore implements TrackingStore {
     }
     // One upsert per batch: the batch's newest point per key replaces the stored one unless that is newer.
     const latest = latestByKey(points).map((p) => ({ run_id: runId, key: p.key, value: p.value, step: p.step, timestamp: p.timestamp }));
-    for (const part of chunks(latest)) {
+    for (const part of chunks(latest, CHUNK)) {
       await trx
         .insertInto('latest_metrics')
         .values(part)
@@ -261,7 +255,7 @@ export class SqlTrackingStore implements TrackingStore {
   }
 
   private async insertKeyValues(trx: Transaction<Schema>, table: 'run_params' | 'run_tags', rows: RunKeyValueTable[]): Promise<void> {
-    for (const part of chunks(rows)) await trx.insertInto(table).values(part).execute();
+    for (const part of chunks(rows, CHUNK)) await trx.insertInto(table).values(part).execute();
   }
 
   async searchRuns(q: RunSearch): Promise<RunSearchRow[]> {

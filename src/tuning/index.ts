@@ -8,6 +8,6 @@ export { samplePoint, sampleRandom, sampleGrid, mixSeed, type SampleContext } fr
 export { sampleTpe, TPE_DEFAULTS } from './tpe.js';
 export { shouldPrune } from './pruners.js';
 export { canonicalKey, checkSpace, gridSize, inSpace } from './space.js';
-export { commandObjective, targetObjective, type CommandObjectiveDeps } from './objectives.js';
+export { commandObjective, needsItsFunction, targetObjective, type CommandObjectiveDeps } from './objectives.js';
 export { trainerIntermediateMetric, TRAINER_ITERATION_METRICS, type IntermediateMetric } from './trainer-metrics.js';
 export { tuningRoutes } from './routes.js';

@@ -146,15 +146,21 @@ function trainerObjective(study: Study, target: TrainerTarget, deps: { training:
 }
 
 /**
+ * The refusal of a study whose trials are a TypeScript function: only the program holding that
+ * function can run them (runStudy in the SDK).
+ */
+export function needsItsFunction(study: Study): CairnError {
+  return new CairnError('BAD_REQUEST', `study ${study.name} evaluates a TypeScript function: run it with runStudy() in the SDK`, { study: study.name });
+}
+
+/**
  * The objective of a study's target, run in this process: `trainer` trains in a worker thread here
  * (so it needs the platform's services, not a remote server), `command` runs the command here.
  * @throws BAD_REQUEST for a `function` target (it needs runStudy with code)
  */
 export function targetObjective(study: Study, deps: { training: TrainingService; tracking: TrackingService; actor: Actor; env?: Record<string, string> }): Objective {
   const target = study.target;
-  if (target.type === 'function') {
-    throw new CairnError('BAD_REQUEST', `study ${study.name} evaluates a TypeScript function: run it with runStudy() in the SDK`, { study: study.name });
-  }
+  if (target.type === 'function') throw needsItsFunction(study);
   if (target.type === 'trainer') return trainerObjective(study, target, deps);
   return commandObjective(study, target, {
     ...(deps.env ? { env: deps.env } : {}),

@@ -182,6 +182,15 @@ describe('cairn tune on a trainer study (SQLite)', () => {
     expect(new Set(all.map((t) => canonicalKey(t.params))).size).toBe(6);
     expect(new Set(all.map((t) => t.worker.replace(/-\d$/, ''))).size).toBe(2);
 
+    // A TypeScript-function study runs only in the program that holds the function.
+    const fnFile = path.join(server.home, 'fn-study.json');
+    fs.writeFileSync(fnFile, JSON.stringify({ metric: 'loss', space: { x: { type: 'int', low: 0, high: 3 } }, budget: { trials: 2 } }));
+    expect((await runCairn(['--url', url, 'tune', 'create', 'fn', '--file', fnFile])).code).toBe(0);
+    for (const run of [await runCairn(['tune', 'run', 'fn'], env), await runCairn(['--url', url, 'tune', 'worker', 'fn'], env)]) {
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('study fn evaluates a TypeScript function: run it with runStudy() in the SDK');
+    }
+
     const unknown = await runCairn(['tune', 'worker', 'nope'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('study nope not found');

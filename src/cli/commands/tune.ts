@@ -116,9 +116,7 @@ async function remoteSetup(cmd: Command, study: Study & { target: { type: 'comma
 async function setupFor(cmd: Command, name: string): Promise<WorkerSetup> {
   if (globalOptions(cmd).url === undefined && process.env.CAIRN_URL === undefined) return localSetup(name, loadConfig(), null);
   const study = await clientFor(cmd).tuning.getStudy(name);
-  if (study.target.type === 'function') {
-    throw new CairnError('BAD_REQUEST', `study ${name} evaluates a TypeScript function: run it with runStudy() in the SDK`, { study: name });
-  }
+  if (study.target.type === 'function') throw (await import('../../tuning/index.js')).needsItsFunction(study);
   if (study.target.type === 'trainer') return localSetup(name, loadConfig(), study.runId);
   return remoteSetup(cmd, study as Study & { target: { type: 'command' } });
 }
